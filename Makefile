@@ -1,0 +1,29 @@
+# What CI runs is what a person runs.
+PY := .venv/bin/python
+PORT ?= 9070
+DATA ?= ./loam-data
+
+.PHONY: setup setup-dev run test check bench format
+
+setup:
+	scripts/setup
+
+setup-dev:
+	scripts/setup --dev
+
+run: setup
+	.venv/bin/loam serve --port $(PORT) --data-dir $(DATA)
+
+test: setup-dev
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+check: setup-dev
+	.venv/bin/ruff check loam tests
+	.venv/bin/mypy
+
+format:
+	.venv/bin/ruff format loam tests
+	.venv/bin/ruff check --fix loam tests
+
+bench: setup-dev
+	$(PY) -m benchmarks.cold_start

@@ -1,0 +1,3 @@
+from loam.cli.main import main
+
+raise SystemExit(main())

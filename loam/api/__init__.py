@@ -1,0 +1,1 @@
+"""The AWS wire protocols: routing, parsing, validation, serialisation."""

@@ -1,0 +1,157 @@
+"""The ASGI application: AWS Lambda's REST API plus loam's own endpoints.
+
+Request pipeline, in order: match a route from the model → parse by member
+location → validate against the model → call the operation → serialise.
+Every failure becomes an AWS error document; internals never leak.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from loam.api.lambda_ops import OPERATIONS
+from loam.api.model import RouteTable, service_model
+from loam.api.rest_json import error_response, parse_request, serialize_response
+from loam.api.validation import validate
+from loam.errors import LoamError, ValidationException
+from loam.node import Node
+from loam.store import StoreError
+
+__all__ = ["LambdaApp"]
+
+log = logging.getLogger("loam.api")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+MAX_BODY = 70 * 1024 * 1024
+
+
+class UnknownOperation(LoamError):
+    code = "UnknownOperationException"
+    status = 404
+    error_type = "User"
+
+
+class NotImplementedOperation(LoamError):
+    code = "NotImplementedException"
+    status = 501
+    error_type = "User"
+
+
+class RequestEntityTooLarge(LoamError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+    error_type = "User"
+    message_key = "message"
+
+
+class LambdaApp:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.model = service_model("lambda")
+        self.routes = RouteTable(self.model)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = str(uuid.uuid4())
+        try:
+            body = await _read_body(receive)
+            status, headers, payload = await self._handle(scope, body)
+        except LoamError as exc:
+            status, headers, payload = error_response(exc)
+        except StoreError:
+            log.exception("store failure")
+            status, headers, payload = error_response(LoamError("An internal error occurred."))
+        except Exception:  # the boundary: log it, never leak it
+            log.exception("unhandled error")
+            status, headers, payload = error_response(LoamError("An internal error occurred."))
+        headers.setdefault("x-amzn-RequestId", request_id)
+        await _respond(send, status, headers, payload)
+
+    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        method: str = scope["method"]
+        if path.startswith("/_loam/"):
+            return self._loam_endpoint(method, path, query)
+        flat = {k: v[0] for k, v in query.items()}
+        matched = self.routes.match(method, path, flat)
+        if matched is None:
+            raise UnknownOperation(f"No operation matches {method} {path}")
+        op, path_params = matched
+        handler = OPERATIONS.get(op.name)
+        if handler is None:
+            raise NotImplementedOperation(f"loam does not implement {op.name} yet.")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        params = parse_request(op, path_params, query, headers, body)
+        if op.input_shape is not None:
+            violations = validate(op.input_shape, params)
+            if violations:
+                raise ValidationException.from_violations(violations)
+        output = await handler(self.node, params)
+        return serialize_response(op, output)
+
+    def _loam_endpoint(
+        self, method: str, path: str, query: dict[str, list[str]]
+    ) -> tuple[int, dict[str, str], bytes]:
+        if path == "/_loam/health" and method == "GET":
+            stats = self.node.pool.statistics()
+            doc = {"status": "ok", "environments": {"idle": stats.idle, "busy": stats.busy}}
+            return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
+        if path.startswith("/_loam/code/") and method == "GET":
+            digest = path.removeprefix("/_loam/code/")
+            expires = query.get("Expires", [""])[0]
+            signature = query.get("Signature", [""])[0]
+            if self.node.check_code_url(digest, expires, signature) and self.node.blobs.exists(digest):
+                data = self.node.blobs.get(digest)
+                return 200, {"Content-Type": "application/zip"}, data
+            return 403, {"Content-Type": "text/plain"}, b"AccessDenied: the URL is invalid or expired"
+        raise UnknownOperation(f"No operation matches {method} {path}")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.node.start()
+                except Exception as exc:  # report start-up failure to the server
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.node.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestEntityTooLarge(f"Request must be smaller than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

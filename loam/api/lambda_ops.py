@@ -1,0 +1,85 @@
+"""Lambda operations: each a plain function from validated input to output.
+
+Handlers hold no business rules: they call ``control`` or ``invoke`` and
+return the output members named in the service model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loam.node import Node
+
+__all__ = ["OPERATIONS"]
+
+Handler = Callable[[Node, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def create_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.functions.create_function, p)
+
+
+async def get_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    out = await asyncio.to_thread(node.functions.get_function, p["FunctionName"], p.get("Qualifier"))
+    fn = await asyncio.to_thread(node.functions.resolve, p["FunctionName"], p.get("Qualifier"))
+    out["Code"]["Location"] = node.code_url(fn.code_digest)
+    return out
+
+
+async def get_function_configuration(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    fn = await asyncio.to_thread(node.functions.resolve, p["FunctionName"], p.get("Qualifier"))
+    return node.functions.configuration(fn)
+
+
+async def list_functions(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.functions.list_functions, p.get("Marker"), p.get("MaxItems"))
+
+
+async def update_function_code(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.functions.update_code, p)
+
+
+async def update_function_configuration(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.functions.update_configuration, p)
+
+
+async def delete_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.functions.delete_function, p["FunctionName"], p.get("Qualifier"))
+    return {"StatusCode": 204}
+
+
+async def get_account_settings(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.functions.account_settings)
+
+
+async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    result = await node.invoker.invoke(
+        p["FunctionName"],
+        p.get("Qualifier"),
+        p.get("InvocationType", "RequestResponse"),
+        p.get("LogType", "None"),
+        p.get("Payload", b""),
+        p.get("ClientContext"),
+    )
+    return {
+        "StatusCode": result.status_code,
+        "Payload": result.payload,
+        "FunctionError": result.function_error,
+        "LogResult": result.log_result,
+        "ExecutedVersion": result.executed_version,
+    }
+
+
+OPERATIONS: dict[str, Handler] = {
+    "CreateFunction": create_function,
+    "GetFunction": get_function,
+    "GetFunctionConfiguration": get_function_configuration,
+    "ListFunctions": list_functions,
+    "UpdateFunctionCode": update_function_code,
+    "UpdateFunctionConfiguration": update_function_configuration,
+    "DeleteFunction": delete_function,
+    "GetAccountSettings": get_account_settings,
+    "Invoke": invoke,
+}

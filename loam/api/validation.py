@@ -1,0 +1,89 @@
+"""Validate parsed input against a botocore shape, with AWS's messages.
+
+AWS reports model constraint violations as a ``ValidationException`` whose
+message lists each violation as
+``Value '<v>' at '<path>' failed to satisfy constraint: Member must ...``;
+member paths are lowerCamelCase and dotted (``environment.variables``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botocore.model import Shape
+
+__all__ = ["validate"]
+
+_MAX_VIOLATIONS = 10
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, bytes):
+        return "[binary]"
+    if isinstance(value, (dict, list)):
+        return "[object]"
+    return str(value)
+
+
+def validate(shape: Shape, params: dict[str, Any]) -> list[str]:
+    """Return AWS-style violation strings (empty when valid)."""
+    out: list[str] = []
+    _structure(shape, params, "", out)
+    return out[:_MAX_VIOLATIONS]
+
+
+def _structure(shape: Shape, value: dict[str, Any], prefix: str, out: list[str]) -> None:
+    members = shape.members  # type: ignore[attr-defined]
+    for name in shape.required_members:  # type: ignore[attr-defined]
+        if value.get(name) is None:
+            out.append(f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+                       "Member must not be null")
+    for name, member in members.items():
+        if value.get(name) is not None:
+            _value(member, value[name], f"{prefix}{_camel(name)}", out)
+
+
+def _value(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    meta = shape.metadata
+    kind = shape.type_name
+    head = f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must "
+    if kind == "structure" and isinstance(value, dict):
+        _structure(shape, value, path + ".", out)
+    elif kind == "list" and isinstance(value, list):
+        _length(len(value), meta, head, out)
+        for i, item in enumerate(value):
+            _value(shape.member, item, f"{path}.{i + 1}.member", out)  # type: ignore[attr-defined]
+    elif kind == "map" and isinstance(value, dict):
+        _length(len(value), meta, head, out)
+        for k, v in value.items():
+            _value(shape.key, k, f"{path}.{k}.key", out)  # type: ignore[attr-defined]
+            _value(shape.value, v, f"{path}.{k}.value", out)  # type: ignore[attr-defined]
+    elif kind == "string" and isinstance(value, str):
+        if "enum" in meta and value not in meta["enum"]:
+            out.append(head + "satisfy enum value set: [" + ", ".join(meta["enum"]) + "]")
+            return
+        _length(len(value), meta, head, out)
+        pattern = meta.get("pattern")
+        if pattern and re.fullmatch(pattern, value, flags=re.DOTALL) is None:
+            out.append(head + f"satisfy regular expression pattern: {pattern}")
+    elif kind in ("integer", "long") and isinstance(value, int):
+        if "min" in meta and value < meta["min"]:
+            out.append(head + f"have value greater than or equal to {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            out.append(head + f"have value less than or equal to {meta['max']}")
+    elif kind == "blob" and isinstance(value, bytes):
+        _length(len(value), meta, head, out)
+
+
+def _length(length: int, meta: dict[str, Any], head: str, out: list[str]) -> None:
+    if "min" in meta and length < meta["min"]:
+        out.append(head + f"have length greater than or equal to {meta['min']}")
+    if "max" in meta and length > meta["max"]:
+        out.append(head + f"have length less than or equal to {meta['max']}")

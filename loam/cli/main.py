@@ -1,0 +1,62 @@
+"""``loam serve`` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from loam.config import DEFAULT_PORT, Settings
+from loam.errors import SandboxUnavailable
+from loam.store import StoreError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from loam.api.app import LambdaApp
+    from loam.node import Node
+
+    settings = Settings.from_environment(
+        host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
+        database_url=args.database_url, runtime_registry=args.runtime_registry,
+    )
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        node = Node(settings)
+    except (SandboxUnavailable, StoreError, ValueError) as exc:
+        print(f"loam: {exc}", file=sys.stderr)
+        return 2
+    print(f"loam: serving the Lambda API on {settings.base_url} "
+          f"(data in {settings.data_dir})", file=sys.stderr, flush=True)
+    uvicorn.run(LambdaApp(node), host=settings.host, port=settings.port,
+                log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loam", description="Lambda On Any Machine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a loam node (API + worker)")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--data-dir", default=None, help="data directory (default ./loam-data)")
+    serve.add_argument("--database-url", default=None,
+                       help="'sqlite' (default) or a postgresql:// URL")
+    serve.add_argument("--runtime-registry", type=Path, default=None,
+                       help="JSON file mapping runtime identifiers to interpreters")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Settings of one loam node, from the command line and ``LOAM_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+DEFAULT_PORT = 9070
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"LOAM_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path("./loam-data")
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    # "sqlite" (embedded default) or a postgresql:// URL.
+    database_url: str = "sqlite"
+    account_concurrency: int = 1000
+    keep_alive_seconds: float = 300.0
+    max_idle_environments: int = 64
+    # Path of a JSON file mapping runtime identifiers to interpreters.
+    runtime_registry: Path | None = None
+    # Public base URL used in Code.Location; derived from host/port if empty.
+    public_url: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "host": _env("HOST", "127.0.0.1"),
+            "port": int(_env("PORT", str(DEFAULT_PORT))),
+            "data_dir": Path(_env("DATA_DIR", "./loam-data")),
+            "region": _env("REGION", "us-east-1"),
+            "account_id": _env("ACCOUNT_ID", "123456789012"),
+            "database_url": _env("DATABASE_URL", "sqlite"),
+            "account_concurrency": int(_env("ACCOUNT_CONCURRENCY", "1000")),
+            "keep_alive_seconds": float(_env("KEEP_ALIVE_SECONDS", "300")),
+            "max_idle_environments": int(_env("MAX_IDLE_ENVIRONMENTS", "64")),
+            "public_url": _env("PUBLIC_URL", ""),
+        }
+        registry = _env("RUNTIME_REGISTRY", "")
+        if registry:
+            values["runtime_registry"] = Path(registry)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        data_dir = values["data_dir"]
+        assert isinstance(data_dir, Path)
+        values["data_dir"] = data_dir.resolve()
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Functions and their configuration: validation, state, and transitions."""

@@ -1,0 +1,376 @@
+"""The function lifecycle: create, read, list, update, delete.
+
+State transitions live here and only here:
+- CreateFunction stores ``State=Pending / LastUpdateStatus=InProgress``; the
+  package is unpacked in the background, then ``Active / Successful`` (or
+  ``Failed``), with a new RevisionId;
+- UpdateFunctionCode / UpdateFunctionConfiguration store
+  ``LastUpdateStatus=InProgress`` and complete the same way; a second update
+  while one is in progress is a ResourceConflictException, as on AWS;
+- every change writes a new RevisionId through the store's compare-and-swap,
+  so concurrent writers never lose an update silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from loam.clock import Clock
+from loam.control.code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeCache, inspect_package
+from loam.control.models import FunctionState, aws_timestamp, new_revision
+from loam.control.names import Arns, FunctionRef, parse_function_name
+from loam.control.validation import check_environment, check_limits, check_runtime
+from loam.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from loam.runtimes.registry import RuntimeRegistry
+from loam.store import FunctionRecord, RecordExists, RecordNotFound, RevisionMismatch, Store
+from loam.store.blobs import BlobStore
+
+__all__ = ["FunctionService"]
+
+log = logging.getLogger("loam.control")
+
+_CONFIG_FIELDS = {
+    "Role": "role", "Handler": "handler", "Description": "description", "Timeout": "timeout",
+    "MemorySize": "memory_size", "Runtime": "runtime", "KMSKeyArn": "kms_key_arn",
+}
+
+
+class FunctionService:
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        code: CodeCache,
+        runtimes: RuntimeRegistry,
+        arns: Arns,
+        clock: Clock,
+        account_concurrency: int = 1000,
+        on_change: Callable[[str], None] = lambda name: None,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.code = code
+        self.runtimes = runtimes
+        self.arns = arns
+        self.clock = clock
+        self.account_concurrency = account_concurrency
+        self.on_change = on_change
+        self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loam-prepare")
+
+    # -- reads ---------------------------------------------------------------
+
+    def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionState:
+        ref = parse_function_name(function_name, qualifier)
+        return self._load(ref)
+
+    def _load(self, ref: FunctionRef) -> FunctionState:
+        version = ref.qualifier or "$LATEST"
+        record = self.store.get_function(ref.name, version)
+        if record is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(ref.name, ref.qualifier)}"
+            )
+        return FunctionState.from_json(record.document)
+
+    def configuration(self, fn: FunctionState, listing: bool = False) -> dict[str, Any]:
+        arn = self.arns.function(fn.name)
+        return fn.to_configuration(arn, self._runtime_version_arn(fn.runtime), listing)
+
+    def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
+        fn = self.resolve(function_name, qualifier)
+        out: dict[str, Any] = {
+            "Configuration": self.configuration(fn),
+            "Code": {"RepositoryType": "S3", "Location": ""},
+        }
+        if fn.tags:
+            out["Tags"] = dict(fn.tags)
+        return out
+
+    def list_functions(self, marker: str | None, max_items: int | None) -> dict[str, Any]:
+        limit = max_items or 50
+        after = _decode_marker(marker)
+        records = self.store.list_functions(after, limit + 1)
+        page = records[:limit]
+        out: dict[str, Any] = {
+            "Functions": [
+                self.configuration(FunctionState.from_json(r.document), listing=True) for r in page
+            ]
+        }
+        if len(records) > limit:
+            out["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+        return out
+
+    def account_settings(self) -> dict[str, Any]:
+        total, count, after = 0, 0, None
+        while batch := self.store.list_functions(after, 500):
+            for record in batch:
+                total += FunctionState.from_json(record.document).code_size
+            count += len(batch)
+            after = batch[-1].name
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80_530_636_800,
+                "CodeSizeUnzipped": UNZIPPED_LIMIT,
+                "CodeSizeZipped": ZIPPED_LIMIT,
+                "ConcurrentExecutions": self.account_concurrency,
+                "UnreservedConcurrentExecutions": self.account_concurrency,
+            },
+            "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
+        }
+
+    # -- writes --------------------------------------------------------------
+
+    def create_function(self, params: dict[str, Any]) -> dict[str, Any]:
+        ref = parse_function_name(params["FunctionName"])
+        if ref.qualifier:
+            raise InvalidParameterValueException(
+                "Unsupported parameter: a qualifier is not allowed when creating a function."
+            )
+        check_limits(params)
+        runtime, handler = params.get("Runtime"), params.get("Handler")
+        if not runtime or not handler:
+            raise InvalidParameterValueException(
+                "Runtime and Handler are mandatory parameters for functions created with "
+                "deployment packages."
+            )
+        check_runtime(runtime, self.runtimes)
+        zip_bytes = self._zip_from(params.get("Code", {}))
+        package = inspect_package(zip_bytes)
+        variables = params.get("Environment", {}).get("Variables", {})
+        check_environment(variables)
+        digest = self.blobs.put(zip_bytes)
+        fn = FunctionState(
+            name=ref.name,
+            runtime=runtime,
+            role=params["Role"],
+            handler=handler,
+            code_digest=digest,
+            code_sha256=_b64sha(zip_bytes),
+            code_size=package.size,
+            unzipped_size=package.unzipped_size,
+            description=params.get("Description", ""),
+            timeout=params.get("Timeout", 3),
+            memory_size=params.get("MemorySize", 128),
+            environment=variables,
+            ephemeral_storage=params.get("EphemeralStorage", {}).get("Size", 512),
+            architectures=tuple(params.get("Architectures", ["x86_64"])),
+            tracing_mode=params.get("TracingConfig", {}).get("Mode", "PassThrough"),
+            dead_letter_target=params.get("DeadLetterConfig", {}).get("TargetArn"),
+            kms_key_arn=params.get("KMSKeyArn"),
+            tags=params.get("Tags", {}),
+            revision_id=new_revision(),
+            last_modified=aws_timestamp(self.clock.time()),
+            **_logging_fields(params.get("LoggingConfig", {})),
+        )
+        try:
+            self.store.create_function(_record(fn))
+        except RecordExists as exc:
+            raise ResourceConflictException(
+                f"Function already exist: {ref.name}"
+            ) from exc
+        self._workers.submit(self._prepare, fn.name)
+        return self.configuration(fn)
+
+    def update_code(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("ImageUri"):
+            raise InvalidParameterValueException("PackageType Image is not supported by loam.")
+        zip_bytes = self._zip_from(params)
+        package = inspect_package(zip_bytes)
+        fn = self._for_update(params)
+        if params.get("DryRun"):
+            return self.configuration(fn)
+        digest = self.blobs.put(zip_bytes)
+        changes: dict[str, Any] = {
+            "code_digest": digest,
+            "code_sha256": _b64sha(zip_bytes),
+            "code_size": package.size,
+            "unzipped_size": package.unzipped_size,
+        }
+        if params.get("Architectures"):
+            changes["architectures"] = tuple(params["Architectures"])
+        return self.configuration(self._begin_update(fn, changes))
+
+    def update_configuration(self, params: dict[str, Any]) -> dict[str, Any]:
+        check_limits(params)
+        if "Runtime" in params:
+            check_runtime(params["Runtime"], self.runtimes)
+        fn = self._for_update(params)
+        changes: dict[str, Any] = {
+            attr: params[key] for key, attr in _CONFIG_FIELDS.items() if key in params
+        }
+        if "Environment" in params:
+            variables = params["Environment"].get("Variables", {})
+            check_environment(variables)
+            changes["environment"] = variables
+        if "EphemeralStorage" in params:
+            changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        if "TracingConfig" in params:
+            changes["tracing_mode"] = params["TracingConfig"].get("Mode", fn.tracing_mode)
+        if "DeadLetterConfig" in params:
+            changes["dead_letter_target"] = params["DeadLetterConfig"].get("TargetArn") or None
+        if "LoggingConfig" in params:
+            changes.update(_logging_fields(params["LoggingConfig"], fn))
+        return self.configuration(self._begin_update(fn, changes))
+
+    def delete_function(self, function_name: str, qualifier: str | None) -> None:
+        ref = parse_function_name(function_name, qualifier)
+        if ref.qualifier not in (None, "$LATEST"):
+            self._load(ref)
+        if ref.qualifier == "$LATEST":
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if not self.store.delete_function(ref.name):
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(ref.name)}"
+            )
+        self.on_change(ref.name)
+
+    # -- state transitions ---------------------------------------------------
+
+    def _for_update(self, params: dict[str, Any]) -> FunctionState:
+        ref = parse_function_name(params["FunctionName"])
+        fn = self._load(FunctionRef(ref.name, None))
+        if fn.last_update_status == "InProgress":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.arns.function(fn.name)}"
+            )
+        expected = params.get("RevisionId")
+        if expected is not None and expected != fn.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        return fn
+
+    def _begin_update(self, fn: FunctionState, changes: dict[str, Any]) -> FunctionState:
+        updated = fn.evolve(
+            **changes,
+            revision_id=new_revision(),
+            last_modified=aws_timestamp(self.clock.time()),
+            last_update_status="InProgress",
+            last_update_status_reason="The function is being created.",
+            last_update_status_reason_code="Creating",
+        )
+        self._swap(fn, updated)
+        self._workers.submit(self._prepare, fn.name)
+        return updated
+
+    def _swap(self, old: FunctionState, new: FunctionState) -> None:
+        try:
+            self.store.replace_function(_record(new), old.revision_id)
+        except RevisionMismatch as exc:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            ) from exc
+        except RecordNotFound as exc:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(old.name)}"
+            ) from exc
+
+    def _prepare(self, name: str) -> None:
+        """Background: unpack the package, then mark the function ready (or failed)."""
+        for _ in range(10):
+            record = self.store.get_function(name)
+            if record is None:
+                return
+            fn = FunctionState.from_json(record.document)
+            if fn.state != "Pending" and fn.last_update_status != "InProgress":
+                return
+            try:
+                self.code.ensure(fn.code_digest)
+                done = fn.evolve(
+                    state="Active", state_reason=None, state_reason_code=None,
+                    last_update_status="Successful", last_update_status_reason=None,
+                    last_update_status_reason_code=None, revision_id=new_revision(),
+                )
+            except Exception as exc:  # supervisor: record the failure on the function
+                log.exception("preparing %s failed", name)
+                reason = f"The function could not be prepared: {type(exc).__name__}"
+                done = fn.evolve(
+                    state="Failed" if fn.state == "Pending" else fn.state,
+                    state_reason=reason, state_reason_code="InternalError",
+                    last_update_status="Failed", last_update_status_reason=reason,
+                    last_update_status_reason_code="InternalError", revision_id=new_revision(),
+                )
+            try:
+                self.store.replace_function(_record(done), fn.revision_id)
+            except RevisionMismatch:
+                continue
+            except RecordNotFound:
+                return
+            self.on_change(name)
+            return
+
+    def resume_pending(self) -> None:
+        """After a restart: finish every preparation a stopped server left open."""
+        after: str | None = None
+        while batch := self.store.list_functions(after, 500):
+            for record in batch:
+                fn = FunctionState.from_json(record.document)
+                if fn.state == "Pending" or fn.last_update_status == "InProgress":
+                    self._workers.submit(self._prepare, fn.name)
+            after = batch[-1].name
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=True)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _zip_from(self, code: dict[str, Any]) -> bytes:
+        if code.get("ZipFile") is not None:
+            return bytes(code["ZipFile"])
+        if code.get("S3Bucket") or code.get("S3Key"):
+            raise InvalidParameterValueException(
+                "Code from S3 (S3Bucket/S3Key) is not available on this loam node yet; "
+                "upload the package as ZipFile."
+            )
+        raise InvalidParameterValueException("Please provide a source for function code.")
+
+    def _runtime_version_arn(self, runtime: str) -> str | None:
+        if not self.runtimes.supports(runtime):
+            return None
+        spec = self.runtimes.resolve(runtime)
+        return self.arns.runtime_version(runtime, f"python{spec.version}:{spec.interpreter}")
+
+
+def _record(fn: FunctionState) -> FunctionRecord:
+    return FunctionRecord(fn.name, fn.version, fn.revision_id, fn.to_json())
+
+
+def _b64sha(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameterValueException("Invalid Marker.") from exc
+
+
+def _logging_fields(doc: dict[str, Any], current: FunctionState | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "LogFormat" in doc:
+        out["log_format"] = doc["LogFormat"]
+    if "LogGroup" in doc:
+        out["log_group"] = doc["LogGroup"]
+    if "ApplicationLogLevel" in doc:
+        out["application_log_level"] = doc["ApplicationLogLevel"]
+    if "SystemLogLevel" in doc:
+        out["system_log_level"] = doc["SystemLogLevel"]
+    return out

@@ -1,0 +1,133 @@
+"""Frozen data models of the control plane, and their AWS wire shapes.
+
+``FunctionState`` is what the store keeps (as JSON) for one function version;
+``to_configuration`` renders it as the ``FunctionConfiguration`` AWS returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["FunctionState", "aws_timestamp", "new_revision"]
+
+
+def aws_timestamp(epoch: float) -> str:
+    """``2024-05-01T12:00:00.000+0000``, the format of ``LastModified``."""
+    ms = int(round(epoch * 1000)) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{ms:03d}+0000"
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class FunctionState:
+    name: str
+    runtime: str
+    role: str
+    handler: str
+    code_digest: str  # hex sha256: the blob's key
+    code_sha256: str  # base64 sha256, as AWS reports it
+    code_size: int
+    unzipped_size: int
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    ephemeral_storage: int = 512
+    architectures: tuple[str, ...] = ("x86_64",)
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    log_group: str = ""
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    dead_letter_target: str | None = None
+    kms_key_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    version: str = "$LATEST"
+    revision_id: str = ""
+    last_modified: str = ""
+    state: str = "Pending"
+    state_reason: str | None = "The function is being created."
+    state_reason_code: str | None = "Creating"
+    last_update_status: str = "InProgress"
+    last_update_status_reason: str | None = "The function is being created."
+    last_update_status_reason_code: str | None = "Creating"
+
+    def evolve(self, **changes: Any) -> FunctionState:
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FunctionState:
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        return cls(**values)
+
+    @property
+    def effective_log_group(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    def to_configuration(self, arn: str, runtime_version_arn: str | None,
+                         listing: bool = False) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "FunctionName": self.name,
+            "FunctionArn": arn,
+            "Runtime": self.runtime,
+            "Role": self.role,
+            "Handler": self.handler,
+            "CodeSize": self.code_size,
+            "Description": self.description,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "LastModified": self.last_modified,
+            "CodeSha256": self.code_sha256,
+            "Version": self.version,
+            "TracingConfig": {"Mode": self.tracing_mode},
+            "RevisionId": self.revision_id,
+            "PackageType": "Zip",
+            "Architectures": list(self.architectures),
+            "EphemeralStorage": {"Size": self.ephemeral_storage},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": self._logging_config(),
+        }
+        if self.environment:
+            config["Environment"] = {"Variables": dict(self.environment)}
+        if self.dead_letter_target:
+            config["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
+        if self.kms_key_arn:
+            config["KMSKeyArn"] = self.kms_key_arn
+        if runtime_version_arn:
+            config["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn}
+        if not listing:
+            config.update(self._status())
+        return config
+
+    def _logging_config(self) -> dict[str, str]:
+        doc = {"LogFormat": self.log_format, "LogGroup": self.effective_log_group}
+        if self.application_log_level:
+            doc["ApplicationLogLevel"] = self.application_log_level
+        if self.system_log_level:
+            doc["SystemLogLevel"] = self.system_log_level
+        return doc
+
+    def _status(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"State": self.state, "LastUpdateStatus": self.last_update_status}
+        for key, value in (
+            ("StateReason", self.state_reason),
+            ("StateReasonCode", self.state_reason_code),
+            ("LastUpdateStatusReason", self.last_update_status_reason),
+            ("LastUpdateStatusReasonCode", self.last_update_status_reason_code),
+        ):
+            if value is not None:
+                doc[key] = value
+        return doc

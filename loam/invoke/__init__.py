@@ -1,0 +1,1 @@
+"""Invocation semantics: sync, async and dry-run; admission; results."""

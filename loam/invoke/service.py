@@ -1,0 +1,272 @@
+"""Invoke: resolve the function, admit the call, run it in an environment,
+and shape the result exactly as AWS's Invoke returns it.
+
+Invariants:
+- a function is invoked only when Active;
+- each invocation runs alone in one environment; an environment that timed
+  out, crashed or ran out of memory is destroyed, never reused;
+- the platform lines (START / END / REPORT) frame every invocation's log;
+- Event invocations run as tasks owned by this service and are awaited at
+  ``close`` (the durable async queue replaces this path later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from loam.clock import Clock
+from loam.control.code import CodeCache
+from loam.control.functions import FunctionService
+from loam.control.models import FunctionState
+from loam.errors import (
+    RequestTooLargeException,
+    ResourceConflictException,
+    TooManyRequestsException,
+)
+from loam.runtimes.registry import RuntimeRegistry
+from loam.sandbox.environment import (
+    EnvironmentFailed,
+    EnvironmentSpec,
+    ExecutionEnvironment,
+    InvocationOutcome,
+    InvocationRequest,
+)
+from loam.sandbox.pool import EnvironmentPool
+from loam.telemetry.logs import LogSink
+from loam.telemetry.report import InvocationReport, end_line, start_line, timestamp_prefix
+
+__all__ = ["InvokeResult", "InvokeService"]
+
+log = logging.getLogger("loam.invoke")
+
+SYNC_PAYLOAD_LIMIT = 6_291_456
+ASYNC_PAYLOAD_LIMIT = 262_144
+TAIL_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status_code: int
+    payload: bytes = b""
+    function_error: str | None = None
+    log_result: str | None = None
+    executed_version: str | None = None
+
+
+class InvokeService:
+    def __init__(
+        self,
+        functions: FunctionService,
+        pool: EnvironmentPool,
+        code: CodeCache,
+        runtimes: RuntimeRegistry,
+        logs: LogSink,
+        clock: Clock,
+        region: str,
+        account_concurrency: int,
+    ) -> None:
+        self.functions = functions
+        self.pool = pool
+        self.code = code
+        self.runtimes = runtimes
+        self.logs = logs
+        self.clock = clock
+        self.region = region
+        self.account_concurrency = account_concurrency
+        self._in_flight = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        invocation_type: str,
+        log_type: str,
+        payload: bytes,
+        client_context: str | None = None,
+    ) -> InvokeResult:
+        fn = await asyncio.to_thread(self.functions.resolve, function_name, qualifier)
+        self._check_invocable(fn)
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the Invoke operation"
+            )
+        if invocation_type == "DryRun":
+            return InvokeResult(204)
+        if invocation_type == "Event":
+            if len(payload) > ASYNC_PAYLOAD_LIMIT:
+                raise RequestTooLargeException(
+                    f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event "
+                    "invocation type"
+                )
+            task = asyncio.create_task(self._run_event(fn, payload))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return InvokeResult(202)
+        return await self._run(fn, payload, log_type == "Tail", client_context)
+
+    def _check_invocable(self, fn: FunctionState) -> None:
+        if fn.state != "Active":
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently in "
+                f"the following state: {fn.state}"
+            )
+
+    async def _run_event(self, fn: FunctionState, payload: bytes) -> None:
+        try:
+            await self._run(fn, payload, tail=False, client_context=None)
+        except Exception:  # supervisor of a background invocation: record and go on
+            log.exception("asynchronous invocation of %s failed", fn.name)
+
+    async def _run(
+        self, fn: FunctionState, payload: bytes, tail: bool, client_context: str | None
+    ) -> InvokeResult:
+        if self._in_flight >= self.account_concurrency:
+            raise TooManyRequestsException(
+                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
+            )
+        self._in_flight += 1
+        try:
+            spec = await self._spec(fn)
+            request = InvocationRequest(
+                request_id=str(uuid.uuid4()),
+                payload=payload,
+                invoked_function_arn=self.functions.arns.function(fn.name),
+                client_context=_decode_client_context(client_context),
+            )
+            text, outcome_payload, error = await self._execute(fn, spec, request)
+        finally:
+            self._in_flight -= 1
+        return InvokeResult(
+            status_code=200,
+            payload=outcome_payload,
+            function_error="Unhandled" if error else None,
+            log_result=_tail(text) if tail else None,
+            executed_version=fn.version,
+        )
+
+    async def _spec(self, fn: FunctionState) -> EnvironmentSpec:
+        code_dir = await asyncio.to_thread(self.code.ensure, fn.code_digest)
+        runtime = await asyncio.to_thread(self.runtimes.resolve, fn.runtime)
+        return EnvironmentSpec(
+            function_name=fn.name,
+            version=fn.version,
+            memory_mb=fn.memory_size,
+            timeout_s=fn.timeout,
+            ephemeral_mb=fn.ephemeral_storage,
+            code_dir=code_dir,
+            runtime=runtime,
+            handler=fn.handler,
+            environment=dict(fn.environment),
+            log_group=fn.effective_log_group,
+            region=self.region,
+            architecture=fn.architectures[0],
+            key=f"{fn.name}:{fn.version}:{fn.code_digest}:{_config_key(fn)}",
+        )
+
+    async def _execute(
+        self, fn: FunctionState, spec: EnvironmentSpec, request: InvocationRequest
+    ) -> tuple[str, bytes, bool]:
+        rid = request.request_id
+        lines = [start_line(rid, fn.version)]
+        stream = ""
+        try:
+            async with self.pool.environment(spec) as env:
+                stream = env.log_stream
+                outcome = await self._invoke_in(env, request)
+                body, error, status_line = self._shape(env, fn, request, outcome)
+                lines += outcome.logs + status_line
+        except EnvironmentFailed as exc:
+            log.error("environment for %s failed to start: %s", fn.name, exc)
+            message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+            error = True
+            outcome = InvocationOutcome("crash", body, "Runtime.ExitError", 0.0, 0)
+            lines.append(message + "\nRuntime.ExitError\n")
+        lines.append(end_line(rid))
+        lines.append(self._report(fn, rid, outcome).line())
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        self.logs.emit(fn.effective_log_group, stream, text)
+        return text, body, error
+
+    async def _invoke_in(
+        self, env: ExecutionEnvironment, request: InvocationRequest
+    ) -> InvocationOutcome:
+        if env.init_error is not None:
+            # Init failed: AWS reports the init error for this invocation and
+            # starts over in a fresh environment next time.
+            outcome = InvocationOutcome("error", env.init_error, None, 0.0,
+                                        0, logs=[], init_ms=None)
+            outcome.logs, outcome.init_ms = env.take_init_logs()
+            outcome.max_memory_mb = env.max_memory_mb()
+            await env.destroy("init-error")
+            return outcome
+        outcome = await env.invoke(request)
+        if outcome.status in ("timeout", "crash"):
+            await env.destroy(outcome.status)
+        return outcome
+
+    def _shape(
+        self, env: ExecutionEnvironment, fn: FunctionState, request: InvocationRequest,
+        outcome: InvocationOutcome,
+    ) -> tuple[bytes, bool, list[str]]:
+        rid = request.request_id
+        if outcome.status == "success":
+            if len(outcome.payload) > SYNC_PAYLOAD_LIMIT:
+                message = (f"Response payload size ({len(outcome.payload)} bytes) exceeded maximum "
+                           f"allowed payload size ({SYNC_PAYLOAD_LIMIT} bytes).")
+                doc = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+                return json.dumps(doc).encode(), True, []
+            return outcome.payload, False, []
+        if outcome.status == "error":
+            return outcome.payload, True, []
+        if outcome.status == "timeout":
+            message = f"Task timed out after {fn.timeout:.2f} seconds"
+            line = f"{timestamp_prefix(self.clock.time())} {rid} {message}\n"
+            doc = {"errorType": "Sandbox.Timedout",
+                   "errorMessage": f"RequestId: {rid} Error: {message}"}
+            return json.dumps(doc).encode(), True, [line]
+        error_type = outcome.error_type or "Runtime.ExitError"
+        message = f"RequestId: {rid} Error: Runtime exited with error: {env.exit_description()}"
+        doc = {"errorType": error_type, "errorMessage": message}
+        return json.dumps(doc).encode(), True, [f"{message}\n{error_type}\n"]
+
+    def _report(self, fn: FunctionState, rid: str, outcome: InvocationOutcome) -> InvocationReport:
+        status = {"timeout": "timeout", "crash": "error"}.get(outcome.status)
+        return InvocationReport(
+            request_id=rid,
+            duration_ms=outcome.duration_ms,
+            memory_size_mb=fn.memory_size,
+            max_memory_used_mb=outcome.max_memory_mb,
+            init_duration_ms=outcome.init_ms,
+            status=status,
+            error_type=outcome.error_type if status == "error" else None,
+        )
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _config_key(fn: FunctionState) -> str:
+    return str(hash((fn.runtime, fn.handler, fn.memory_size, fn.timeout, fn.ephemeral_storage,
+                     tuple(sorted(fn.environment.items())), fn.log_group)))
+
+
+def _tail(text: str) -> str:
+    data = text.encode()[-TAIL_BYTES:]
+    return base64.b64encode(data).decode()
+
+
+def _decode_client_context(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+

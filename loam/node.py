@@ -1,0 +1,121 @@
+"""One loam node: every component wired together, with one lifespan.
+
+The node owns its background loops (the environment reaper) and stops them,
+the pool and the store in reverse order of creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+from pathlib import Path
+
+from loam.clock import Clock, SystemClock
+from loam.config import Settings
+from loam.control.code import CodeCache
+from loam.control.functions import FunctionService
+from loam.control.names import Arns
+from loam.invoke.service import InvokeService
+from loam.runtimes.registry import RuntimeRegistry
+from loam.sandbox.host import HostCapabilities
+from loam.sandbox.pool import EnvironmentPool
+from loam.store import BlobStore, open_store
+from loam.telemetry.logs import ConsoleLogSink, LogSink
+
+__all__ = ["Node"]
+
+log = logging.getLogger("loam")
+
+REAP_INTERVAL_S = 5.0
+CODE_URL_TTL_S = 600
+
+
+class Node:
+    def __init__(self, settings: Settings, clock: Clock | None = None,
+                 logs: LogSink | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.host = HostCapabilities.detect()
+        self.store = open_store(settings.database_url, data)
+        self.blobs = BlobStore(data / "blobs")
+        self.code = CodeCache(self.blobs, data / "code")
+        self.runtimes = RuntimeRegistry.from_file(settings.runtime_registry)
+        self.arns = Arns(settings.region, settings.account_id)
+        self.pool = EnvironmentPool(self.host, data, self.clock, settings.keep_alive_seconds,
+                                    settings.max_idle_environments)
+        self.functions = FunctionService(
+            self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
+            settings.account_concurrency, on_change=self._function_changed,
+        )
+        self.invoker = InvokeService(
+            self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
+            self.clock, settings.region, settings.account_concurrency,
+        )
+        self._secret = _load_secret(data / "url-signing.key")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        log.info("sandbox: %s", self.host.describe())
+        for identifier in self.runtimes.identifiers():
+            spec = await asyncio.to_thread(self.runtimes.resolve, identifier)
+            log.info("runtime %s", spec.description)
+        self.functions.resume_pending()
+        self._reaper = asyncio.create_task(self._reap_forever(), name="environment-reaper")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self.invoker.close()
+        await self.pool.close()
+        await asyncio.to_thread(self.functions.close)
+        self.store.close()
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            try:
+                await self.pool.reap()
+            except Exception:  # supervisor loop: record and keep reaping
+                log.exception("reaping idle environments failed")
+
+    def _function_changed(self, name: str) -> None:
+        """Called from control threads: retire the function's idle environments."""
+        if self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.pool.retire(name), self._loop)
+
+    # -- presigned code download URLs ------------------------------------------
+
+    def code_url(self, digest: str) -> str:
+        expires = int(self.clock.time()) + CODE_URL_TTL_S
+        signature = self._sign(digest, expires)
+        return f"{self.settings.base_url}/_loam/code/{digest}?Expires={expires}&Signature={signature}"
+
+    def check_code_url(self, digest: str, expires: str, signature: str) -> bool:
+        try:
+            deadline = int(expires)
+        except ValueError:
+            return False
+        good = hmac.compare_digest(self._sign(digest, deadline), signature)
+        return good and deadline >= self.clock.time()
+
+    def _sign(self, digest: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{digest}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _load_secret(path: Path) -> bytes:
+    if path.exists():
+        return path.read_bytes()
+    secret = secrets.token_bytes(32)
+    path.write_bytes(secret)
+    path.chmod(0o600)
+    return secret

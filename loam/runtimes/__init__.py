@@ -1,0 +1,1 @@
+"""Code that runs inside execution environments, and the registry naming it."""

@@ -1,0 +1,1 @@
+"""Execution environments: isolation, lifecycle and the warm pool."""

@@ -1,0 +1,25 @@
+"""Durable state behind one protocol: SQLite (embedded) or PostgreSQL."""
+
+from __future__ import annotations
+
+from loam.store.blobs import BlobStore
+from loam.store.factory import open_store
+from loam.store.protocol import (
+    FunctionRecord,
+    RecordExists,
+    RecordNotFound,
+    RevisionMismatch,
+    Store,
+    StoreError,
+)
+
+__all__ = [
+    "BlobStore",
+    "FunctionRecord",
+    "RecordExists",
+    "RecordNotFound",
+    "RevisionMismatch",
+    "Store",
+    "StoreError",
+    "open_store",
+]

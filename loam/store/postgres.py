@@ -1,0 +1,127 @@
+"""The shared backend: one PostgreSQL table, same schema as the SQLite store.
+
+Invariants:
+- one autocommit connection guarded by a lock, so every method is one
+  committed unit and the store is safe to share between threads;
+- a broken connection is dropped and reopened on the next call; a failed
+  write is never retried, so a lost reply cannot turn into a duplicate;
+- ``name`` uses the "C" collation, so ``list_functions`` orders and pages by
+  code point exactly like SQLite, whatever the database's locale;
+- every ``psycopg.Error`` becomes a ``StoreError`` subclass.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import TupleRow, class_row
+
+from loam.store.protocol import (
+    LATEST,
+    FunctionRecord,
+    RecordExists,
+    RecordNotFound,
+    RevisionMismatch,
+    StoreError,
+)
+
+__all__ = ["PostgresStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    name        TEXT COLLATE "C" NOT NULL,
+    version     TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+)
+"""
+_SCHEMA_LOCK = 0x6C6F616D  # serialises CREATE TABLE IF NOT EXISTS, which can race
+_COLUMNS = "SELECT name, version, revision_id, document FROM functions"
+
+Connection = psycopg.Connection[TupleRow]
+
+
+class PostgresStore:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._closed = False
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute(_SCHEMA)
+
+    def create_function(self, record: FunctionRecord) -> None:
+        with self._connection() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO functions (name, version, revision_id, document)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (record.name, record.version, record.revision_id, record.document),
+                )
+            except errors.UniqueViolation as exc:
+                raise RecordExists(record.name) from exc
+
+    def get_function(self, name: str, version: str = LATEST) -> FunctionRecord | None:
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=class_row(FunctionRecord))
+            return cur.execute(
+                _COLUMNS + " WHERE name = %s AND version = %s", (name, version)
+            ).fetchone()
+
+    def list_functions(self, after: str | None, limit: int) -> list[FunctionRecord]:
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=class_row(FunctionRecord))
+            return cur.execute(
+                _COLUMNS + " WHERE version = %s AND name > %s ORDER BY name LIMIT %s",
+                (LATEST, after or "", limit),
+            ).fetchall()
+
+    def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "UPDATE functions SET revision_id = %s, document = %s"
+                " WHERE name = %s AND version = %s AND revision_id = %s",
+                (record.revision_id, record.document, record.name, record.version,
+                 expected_revision),
+            )
+            if cur.rowcount == 1:
+                return
+            exists = conn.execute(
+                "SELECT 1 FROM functions WHERE name = %s AND version = %s",
+                (record.name, record.version),
+            ).fetchone()
+        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def delete_function(self, name: str) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute("DELETE FROM functions WHERE name = %s", (name,))
+            return cur.rowcount > 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """Hold the lock and a live connection; translate driver errors."""
+        with self._lock:
+            if self._closed:
+                raise StoreError("PostgreSQL store is closed")
+            try:
+                if self._conn is None or self._conn.closed or self._conn.broken:
+                    self._conn = psycopg.connect(self._url, autocommit=True)
+                yield self._conn
+            except psycopg.Error as exc:
+                if self._conn is not None and self._conn.broken:
+                    self._conn.close()
+                    self._conn = None
+                raise StoreError(f"PostgreSQL store: {exc}") from exc

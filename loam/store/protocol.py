@@ -1,0 +1,76 @@
+"""The ``Store`` contract every backend satisfies.
+
+Invariants (checked by ``tests/integration/test_store_contract.py`` on every
+backend):
+- a function version is identified by ``(name, version)``; ``$LATEST`` is the
+  mutable head;
+- ``replace_function`` is a compare-and-swap on ``revision_id``: it succeeds
+  only when the stored revision equals ``expected_revision``;
+- ``list_functions`` returns ``$LATEST`` records ordered by name, strictly
+  after ``after`` when given;
+- driver exceptions never leak: backends raise ``StoreError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "LATEST",
+    "FunctionRecord",
+    "RecordExists",
+    "RecordNotFound",
+    "RevisionMismatch",
+    "Store",
+    "StoreError",
+]
+
+LATEST = "$LATEST"
+
+
+class StoreError(Exception):
+    """A backend failed; the message is safe to log, not to show clients."""
+
+
+class RecordExists(StoreError):
+    pass
+
+
+class RecordNotFound(StoreError):
+    pass
+
+
+class RevisionMismatch(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class FunctionRecord:
+    """One stored function version: its name, revision and JSON document.
+
+    The document's schema belongs to ``loam.control``; the store treats it as
+    an opaque JSON text.
+    """
+
+    name: str
+    version: str
+    revision_id: str
+    document: str
+
+
+class Store(Protocol):
+    def create_function(self, record: FunctionRecord) -> None:
+        """Insert; ``RecordExists`` if ``(name, version)`` is taken."""
+
+    def get_function(self, name: str, version: str = LATEST) -> FunctionRecord | None: ...
+
+    def list_functions(self, after: str | None, limit: int) -> list[FunctionRecord]: ...
+
+    def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
+        """Compare-and-swap on revision; ``RecordNotFound`` / ``RevisionMismatch``."""
+
+    def delete_function(self, name: str) -> bool:
+        """Delete every version of ``name``; ``True`` if anything was deleted."""
+
+    def close(self) -> None: ...

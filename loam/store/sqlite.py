@@ -1,0 +1,114 @@
+"""The embedded default backend: one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from loam.store.protocol import (
+    LATEST,
+    FunctionRecord,
+    RecordExists,
+    RecordNotFound,
+    RevisionMismatch,
+    StoreError,
+)
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    name        TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+"""
+
+
+class SqliteStore:
+    """Thread-safe: one connection guarded by a lock (SQLite serialises writes anyway)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def create_function(self, record: FunctionRecord) -> None:
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT INTO functions (name, version, revision_id, document) VALUES (?,?,?,?)",
+                    (record.name, record.version, record.revision_id, record.document),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise RecordExists(record.name) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def get_function(self, name: str, version: str = LATEST) -> FunctionRecord | None:
+        row = self._one(
+            "SELECT name, version, revision_id, document FROM functions WHERE name=? AND version=?",
+            (name, version),
+        )
+        return FunctionRecord(*row) if row else None
+
+    def list_functions(self, after: str | None, limit: int) -> list[FunctionRecord]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT name, version, revision_id, document FROM functions"
+                    " WHERE version=? AND name > ? ORDER BY name LIMIT ?",
+                    (LATEST, after or "", limit),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return [FunctionRecord(*row) for row in rows]
+
+    def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "UPDATE functions SET revision_id=?, document=?"
+                    " WHERE name=? AND version=? AND revision_id=?",
+                    (record.revision_id, record.document, record.name, record.version,
+                     expected_revision),
+                )
+                if cur.rowcount == 1:
+                    return
+                exists = self._conn.execute(
+                    "SELECT 1 FROM functions WHERE name=? AND version=?",
+                    (record.name, record.version),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def delete_function(self, name: str) -> bool:
+        try:
+            with self._lock:
+                cur = self._conn.execute("DELETE FROM functions WHERE name=?", (name,))
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return cur.rowcount > 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> tuple[str, str, str, str] | None:
+        try:
+            with self._lock:
+                row = self._conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return row  # type: ignore[no-any-return]

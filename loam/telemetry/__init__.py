@@ -1,0 +1,1 @@
+"""Function logs, platform report lines, metrics and billing."""

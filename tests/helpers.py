@@ -1,0 +1,126 @@
+"""Test helpers: a real ``loam serve`` process, clients for it, packages."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def alive(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/_loam/health", timeout=5) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+
+def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> Server:
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    env = dict(os.environ, **(extra_env or {}))
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loam", "serve", "--port", str(port), "--data-dir",
+             str(data_dir), *(args or [])],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    server = Server(f"http://127.0.0.1:{port}", port, data_dir, process, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"loam serve exited early:\n{server.log()}")
+        if server.alive():
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"loam serve did not become healthy:\n{server.log()}")
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, **kwargs: Any) -> Iterator[Server]:
+    server = start_server(data_dir, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client(server: Server, service: str = "lambda") -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )
+
+
+def make_zip(files: dict[str, str | bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+def create_function(lam: Any, name: str, code: dict[str, str | bytes] | bytes,
+                    handler: str = "index.handler", wait: bool = True,
+                    **kwargs: Any) -> dict[str, Any]:
+    package = code if isinstance(code, bytes) else make_zip(code)
+    params: dict[str, Any] = {
+        "FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": handler,
+        "Code": {"ZipFile": package},
+    }
+    params.update(kwargs)
+    out: dict[str, Any] = lam.create_function(**params)
+    if wait:
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+    return out
