@@ -23,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environment(
         host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
         database_url=args.database_url, runtime_registry=args.runtime_registry,
+        region=args.region, account_id=args.account_id,
     )
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument("--data-dir", default=None, help="data directory (default ./loam-data)")
+    serve.add_argument("--region", default=None, help="region in ARNs (default us-east-1)")
+    serve.add_argument("--account-id", default=None,
+                       help="account id in ARNs (default 123456789012)")
     serve.add_argument("--database-url", default=None,
                        help="'sqlite' (default) or a postgresql:// URL")
     serve.add_argument("--runtime-registry", type=Path, default=None,
