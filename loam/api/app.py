@@ -30,7 +30,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-MAX_BODY = 70 * 1024 * 1024
+# AWS's limit on a request body: a 50 MB package, base64-encoded, in JSON.
+MAX_BODY = 70_167_211
 
 
 class UnknownOperation(LoamError):
@@ -66,8 +67,7 @@ class LambdaApp:
             return
         request_id = str(uuid.uuid4())
         try:
-            body = await _read_body(receive)
-            status, headers, payload = await self._handle(scope, body)
+            status, headers, payload = await self._handle(scope, receive)
         except LoamError as exc:
             status, headers, payload = error_response(exc)
         except StoreError:
@@ -79,14 +79,16 @@ class LambdaApp:
         headers.setdefault("x-amzn-RequestId", request_id)
         await _respond(send, status, headers, payload)
 
-    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, str], bytes]:
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         method: str = scope["method"]
         if path.startswith("/_loam/"):
+            await _read_body(receive, "loam")
             return self._loam_endpoint(method, path, query)
         flat = {k: v[0] for k, v in query.items()}
         matched = self.routes.match(method, path, flat)
+        body = await _read_body(receive, matched[0].name if matched else "unknown")
         if matched is None:
             raise UnknownOperation(f"No operation matches {method} {path}")
         op, path_params = matched
@@ -113,10 +115,11 @@ class LambdaApp:
             digest = path.removeprefix("/_loam/code/")
             expires = query.get("Expires", [""])[0]
             signature = query.get("Signature", [""])[0]
-            if self.node.check_code_url(digest, expires, signature) and self.node.blobs.exists(digest):
-                data = self.node.blobs.get(digest)
-                return 200, {"Content-Type": "application/zip"}, data
-            return 403, {"Content-Type": "text/plain"}, b"AccessDenied: the URL is invalid or expired"
+            signed = self.node.check_code_url(digest, expires, signature)
+            if signed and self.node.blobs.exists(digest):
+                return 200, {"Content-Type": "application/zip"}, self.node.blobs.get(digest)
+            denied = b"AccessDenied: the URL is invalid or expired"
+            return 403, {"Content-Type": "text/plain"}, denied
         raise UnknownOperation(f"No operation matches {method} {path}")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -136,7 +139,7 @@ class LambdaApp:
                 return
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, operation: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -144,7 +147,9 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise RequestEntityTooLarge(f"Request must be smaller than {MAX_BODY} bytes")
+            raise RequestEntityTooLarge(
+                f"Request must be smaller than {MAX_BODY} bytes for the {operation} operation"
+            )
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -152,6 +157,9 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
+    if status in (204, 304):
+        body = b""
+    else:
+        raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

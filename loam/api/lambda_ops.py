@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loam.api.rest_json import load_json
+from loam.invoke.service import SYNC_PAYLOAD_LIMIT
 from loam.node import Node
 
 __all__ = ["OPERATIONS"]
@@ -22,8 +24,8 @@ async def create_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
-    out = await asyncio.to_thread(node.functions.get_function, p["FunctionName"], p.get("Qualifier"))
     fn = await asyncio.to_thread(node.functions.resolve, p["FunctionName"], p.get("Qualifier"))
+    out = node.functions.describe(fn)
     out["Code"]["Location"] = node.code_url(fn.code_digest)
     return out
 
@@ -34,7 +36,9 @@ async def get_function_configuration(node: Node, p: dict[str, Any]) -> dict[str,
 
 
 async def list_functions(node: Node, p: dict[str, Any]) -> dict[str, Any]:
-    return await asyncio.to_thread(node.functions.list_functions, p.get("Marker"), p.get("MaxItems"))
+    return await asyncio.to_thread(
+        node.functions.list_functions, p.get("Marker"), p.get("MaxItems")
+    )
 
 
 async def update_function_code(node: Node, p: dict[str, Any]) -> dict[str, Any]:
@@ -55,12 +59,14 @@ async def get_account_settings(node: Node, p: dict[str, Any]) -> dict[str, Any]:
 
 
 async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    payload: bytes = p.get("Payload", b"")
+    _check_json(payload)
     result = await node.invoker.invoke(
         p["FunctionName"],
         p.get("Qualifier"),
         p.get("InvocationType", "RequestResponse"),
         p.get("LogType", "None"),
-        p.get("Payload", b""),
+        payload,
         p.get("ClientContext"),
     )
     return {
@@ -70,6 +76,16 @@ async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
         "LogResult": result.log_result,
         "ExecutedVersion": result.executed_version,
     }
+
+
+def _check_json(payload: bytes) -> None:
+    """AWS refuses an event that is not JSON before it looks any further.
+
+    An empty payload is allowed; an oversized one is left to the invoke
+    service, which rejects it for its size.
+    """
+    if payload and len(payload) <= SYNC_PAYLOAD_LIMIT:
+        load_json(payload)
 
 
 OPERATIONS: dict[str, Handler] = {

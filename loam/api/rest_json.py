@@ -17,7 +17,7 @@ from botocore.model import OperationModel, Shape
 
 from loam.errors import InvalidRequestContentException, LoamError, ValidationException
 
-__all__ = ["error_response", "parse_request", "serialize_response"]
+__all__ = ["error_response", "load_json", "parse_request", "serialize_response"]
 
 _JSON_TYPES: dict[str, str] = {
     "string": "String",
@@ -32,6 +32,9 @@ _JSON_TYPES: dict[str, str] = {
     "float": "Float",
     "timestamp": "Date",
 }
+
+# Statuses that carry no body (RFC 9110); HTTP servers refuse to send one.
+_NO_CONTENT = frozenset({204, 304})
 
 
 class _BadContent(Exception):
@@ -51,7 +54,7 @@ def parse_request(
     params: dict[str, Any] = {}
     payload_name = shape.serialization.get("payload")
     body_members: dict[str, Shape] = {}
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
+    for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
         location = member.serialization.get("location")
         wire = member.serialization.get("name", name)
         if location == "uri":
@@ -61,7 +64,7 @@ def parse_request(
             values = query.get(wire)
             if values:
                 if member.type_name == "list":
-                    params[name] = [_scalar(member.member, v, name) for v in values]  # type: ignore[attr-defined]
+                    params[name] = [_scalar(member.member, v, name) for v in values]  # type: ignore[attr-defined, unused-ignore]
                 else:
                     params[name] = _scalar(member, values[0], name)
         elif location == "header":
@@ -73,11 +76,11 @@ def parse_request(
             if member.type_name == "blob":
                 params[name] = body
             elif body:
-                params[name] = _from_json(member, _load(body), name)
+                params[name] = _from_json(member, load_json(body), name)
         else:
             body_members[name] = member
     if body_members:
-        doc = _load(body) if body.strip() else {}
+        doc = load_json(body) if body.strip() else {}
         if not isinstance(doc, dict):
             raise InvalidRequestContentException(
                 "Could not parse request body into json: expected a JSON object"
@@ -88,13 +91,19 @@ def parse_request(
     return params
 
 
-def _load(body: bytes) -> Any:
+def load_json(body: bytes) -> Any:
+    """Parse a JSON request document; ``InvalidRequestContentException`` if it is not one."""
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from exc
+    except RecursionError:
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: Could not parse payload into json: "
+            "the document is nested too deeply"
+        ) from None
 
 
 def _scalar(shape: Shape, raw: str, name: str) -> Any:
@@ -129,16 +138,18 @@ def _convert(shape: Shape, value: Any) -> Any:
     if kind == "structure":
         if not isinstance(value, dict):
             raise _BadContent("expected an object")
-        members = shape.members  # type: ignore[attr-defined]
-        return {k: _convert(members[k], v) for k, v in value.items() if k in members and v is not None}
+        members = shape.members  # type: ignore[attr-defined, unused-ignore]
+        return {
+            k: _convert(members[k], v) for k, v in value.items() if k in members and v is not None
+        }
     if kind == "list":
         if not isinstance(value, list):
             raise _BadContent("expected an array")
-        return [_convert(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [_convert(shape.member, v) for v in value]  # type: ignore[attr-defined, unused-ignore]
     if kind == "map":
         if not isinstance(value, dict):
             raise _BadContent("expected an object")
-        return {str(k): _convert(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {str(k): _convert(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined, unused-ignore]
     if kind == "string":
         if not isinstance(value, str):
             raise _BadContent(f"cannot deserialize {json.dumps(value)[:40]} as a string")
@@ -176,7 +187,7 @@ def serialize_response(
     payload_name = shape.serialization.get("payload")
     doc: dict[str, Any] = {}
     body = b""
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
+    for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
         value = output.get(name)
         if value is None:
             continue
@@ -186,10 +197,14 @@ def serialize_response(
             headers[wire] = str(value).lower() if isinstance(value, bool) else str(value)
         elif location == "statusCode":
             status = int(value)
+        elif name == payload_name and isinstance(value, bytes):
+            body = value
         elif name == payload_name:
-            body = value if isinstance(value, bytes) else json.dumps(_to_json(member, value)).encode()
+            body = json.dumps(_to_json(member, value)).encode()
         else:
             doc[name] = _to_json(member, value)
+    if status in _NO_CONTENT:
+        return status, headers, b""
     if payload_name is None:
         body = json.dumps(doc).encode()
         headers["Content-Type"] = "application/json"
@@ -199,12 +214,14 @@ def serialize_response(
 def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        members = shape.members  # type: ignore[attr-defined]
-        return {k: _to_json(members[k], v) for k, v in value.items() if k in members and v is not None}
+        members = shape.members  # type: ignore[attr-defined, unused-ignore]
+        return {
+            k: _to_json(members[k], v) for k, v in value.items() if k in members and v is not None
+        }
     if kind == "list":
-        return [_to_json(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [_to_json(shape.member, v) for v in value]  # type: ignore[attr-defined, unused-ignore]
     if kind == "map":
-        return {k: _to_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _to_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined, unused-ignore]
     if kind == "blob" and isinstance(value, bytes):
         return base64.b64encode(value).decode()
     return value

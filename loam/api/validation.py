@@ -9,6 +9,7 @@ member paths are lowerCamelCase and dotted (``environment.variables``).
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from botocore.model import Shape
@@ -16,6 +17,10 @@ from botocore.model import Shape
 __all__ = ["validate"]
 
 _MAX_VIOLATIONS = 10
+
+# The models' patterns are Java regular expressions; Python's ``re`` has no
+# Unicode property classes, so each becomes a (slightly wider) Python class.
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
 
 
 def _camel(name: str) -> str:
@@ -40,8 +45,8 @@ def validate(shape: Shape, params: dict[str, Any]) -> list[str]:
 
 
 def _structure(shape: Shape, value: dict[str, Any], prefix: str, out: list[str]) -> None:
-    members = shape.members  # type: ignore[attr-defined]
-    for name in shape.required_members:  # type: ignore[attr-defined]
+    members = shape.members  # type: ignore[attr-defined, unused-ignore]
+    for name in shape.required_members:  # type: ignore[attr-defined, unused-ignore]
         if value.get(name) is None:
             out.append(f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
                        "Member must not be null")
@@ -59,19 +64,19 @@ def _value(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     elif kind == "list" and isinstance(value, list):
         _length(len(value), meta, head, out)
         for i, item in enumerate(value):
-            _value(shape.member, item, f"{path}.{i + 1}.member", out)  # type: ignore[attr-defined]
+            _value(shape.member, item, f"{path}.{i + 1}.member", out)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "map" and isinstance(value, dict):
         _length(len(value), meta, head, out)
         for k, v in value.items():
-            _value(shape.key, k, f"{path}.{k}.key", out)  # type: ignore[attr-defined]
-            _value(shape.value, v, f"{path}.{k}.value", out)  # type: ignore[attr-defined]
+            _value(shape.key, k, f"{path}.{k}.key", out)  # type: ignore[attr-defined, unused-ignore]
+            _value(shape.value, v, f"{path}.{k}.value", out)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "string" and isinstance(value, str):
         if "enum" in meta and value not in meta["enum"]:
             out.append(head + "satisfy enum value set: [" + ", ".join(meta["enum"]) + "]")
             return
         _length(len(value), meta, head, out)
         pattern = meta.get("pattern")
-        if pattern and re.fullmatch(pattern, value, flags=re.DOTALL) is None:
+        if pattern and not _matches(pattern, value):
             out.append(head + f"satisfy regular expression pattern: {pattern}")
     elif kind in ("integer", "long") and isinstance(value, int):
         if "min" in meta and value < meta["min"]:
@@ -80,6 +85,23 @@ def _value(shape: Shape, value: Any, path: str, out: list[str]) -> None:
             out.append(head + f"have value less than or equal to {meta['max']}")
     elif kind == "blob" and isinstance(value, bytes):
         _length(len(value), meta, head, out)
+
+
+@cache
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    """The model's Java pattern as a Python one; ``None`` if it cannot be expressed."""
+    translated = pattern
+    for java, python in _JAVA_CLASSES.items():
+        translated = translated.replace(java, python)
+    try:
+        return re.compile(translated, flags=re.DOTALL)
+    except re.error:
+        return None
+
+
+def _matches(pattern: str, value: str) -> bool:
+    compiled = _compile(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None
 
 
 def _length(length: int, meta: dict[str, Any], head: str, out: list[str]) -> None:

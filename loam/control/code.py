@@ -23,10 +23,11 @@ from pathlib import Path, PurePosixPath
 from loam.errors import InvalidParameterValueException, RequestTooLargeException
 from loam.store.blobs import BlobStore
 
-__all__ = ["CodeCache", "PackageInfo", "inspect_package", "UNZIPPED_LIMIT", "ZIPPED_LIMIT"]
+__all__ = ["UNZIPPED_LIMIT", "ZIPPED_LIMIT", "CodeCache", "PackageInfo", "inspect_package"]
 
 ZIPPED_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 262_144_000
+_STAGING = ".unpack-"
 _UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
 
@@ -40,7 +41,7 @@ def _safe_name(name: str) -> PurePosixPath | None:
     if name.startswith(("/", "\\")) or "\\" in name or (len(name) > 1 and name[1] == ":"):
         return None
     path = PurePosixPath(name)
-    if any(part in ("..", "") for part in path.parts) or "\x00" in name:
+    if not path.parts or any(part in ("..", "") for part in path.parts) or "\x00" in name:
         return None
     return path
 
@@ -74,6 +75,8 @@ class CodeCache:
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
         self._lock = threading.Lock()
+        for leftover in root.glob(_STAGING + "*"):  # cut short by a crash
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def path(self, digest: str) -> Path:
         return self.root / digest
@@ -86,7 +89,7 @@ class CodeCache:
         with self._lock:
             if target.is_dir():
                 return target
-            staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
+            staging = Path(tempfile.mkdtemp(dir=self.root, prefix=_STAGING))
             try:
                 _unpack(self.blobs.get(digest), staging)
                 os.chmod(staging, 0o755)

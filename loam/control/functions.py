@@ -30,6 +30,7 @@ from loam.errors import (
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from loam.runtimes.registry import RuntimeRegistry
 from loam.store import FunctionRecord, RecordExists, RecordNotFound, RevisionMismatch, Store
@@ -38,6 +39,10 @@ from loam.store.blobs import BlobStore
 __all__ = ["FunctionService"]
 
 log = logging.getLogger("loam.control")
+
+# ListFunctions returns at most 50 functions per page, whatever MaxItems asks for.
+LIST_PAGE_LIMIT = 50
+NAME_LIMIT = 64
 
 _CONFIG_FIELDS = {
     "Role": "role", "Handler": "handler", "Description": "description", "Timeout": "timeout",
@@ -87,7 +92,10 @@ class FunctionService:
         return fn.to_configuration(arn, self._runtime_version_arn(fn.runtime), listing)
 
     def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        fn = self.resolve(function_name, qualifier)
+        return self.describe(self.resolve(function_name, qualifier))
+
+    def describe(self, fn: FunctionState) -> dict[str, Any]:
+        """GetFunction's document for ``fn``; the caller fills in ``Code.Location``."""
         out: dict[str, Any] = {
             "Configuration": self.configuration(fn),
             "Code": {"RepositoryType": "S3", "Location": ""},
@@ -97,7 +105,7 @@ class FunctionService:
         return out
 
     def list_functions(self, marker: str | None, max_items: int | None) -> dict[str, Any]:
-        limit = max_items or 50
+        limit = min(max_items or LIST_PAGE_LIMIT, LIST_PAGE_LIMIT)
         after = _decode_marker(marker)
         records = self.store.list_functions(after, limit + 1)
         page = records[:limit]
@@ -136,6 +144,12 @@ class FunctionService:
             raise InvalidParameterValueException(
                 "Unsupported parameter: a qualifier is not allowed when creating a function."
             )
+        if len(ref.name) > NAME_LIMIT:
+            # The model allows 140 characters for an ARN; a bare name has 64.
+            raise ValidationException.from_violations([
+                f"Value '{params['FunctionName']}' at 'functionName' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {NAME_LIMIT}"
+            ])
         check_limits(params)
         runtime, handler = params.get("Runtime"), params.get("Handler")
         if not runtime or not handler:
@@ -358,7 +372,7 @@ def _decode_marker(marker: str | None) -> str | None:
     if not marker:
         return None
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
+        return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameterValueException("Invalid Marker.") from exc
 

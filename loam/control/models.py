@@ -17,8 +17,8 @@ __all__ = ["FunctionState", "aws_timestamp", "new_revision"]
 
 def aws_timestamp(epoch: float) -> str:
     """``2024-05-01T12:00:00.000+0000``, the format of ``LastModified``."""
-    ms = int(round(epoch * 1000)) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{ms:03d}+0000"
+    seconds, ms = divmod(round(epoch * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}+0000"
 
 
 def new_revision() -> str:

@@ -13,6 +13,7 @@ __all__ = ["check_environment", "check_limits", "check_runtime"]
 ENV_LIMIT = 4096
 MAX_MEMORY = 10_240
 MAX_TIMEOUT = 900
+MAX_EPHEMERAL = 10_240
 RESERVED_ENV = frozenset({
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -48,6 +49,11 @@ def check_limits(params: dict[str, Any]) -> None:
     if timeout is not None and timeout > MAX_TIMEOUT:
         violations.append(f"Value '{timeout}' at 'timeout' failed to satisfy constraint: "
                           f"Member must have value less than or equal to {MAX_TIMEOUT}")
+    ephemeral = params.get("EphemeralStorage", {}).get("Size")
+    if ephemeral is not None and ephemeral > MAX_EPHEMERAL:
+        violations.append(f"Value '{ephemeral}' at 'ephemeralStorage.size' failed to satisfy "
+                          f"constraint: Member must have value less than or equal to "
+                          f"{MAX_EPHEMERAL}")
     if violations:
         raise ValidationException.from_violations(violations)
     if params.get("PackageType") == "Image" or params.get("Code", {}).get("ImageUri"):
