@@ -6,8 +6,9 @@ Invariants:
 - each invocation runs alone in one environment; an environment that timed
   out, crashed or ran out of memory is destroyed, never reused;
 - the platform lines (START / END / REPORT) frame every invocation's log;
-- Event invocations run as tasks owned by this service and are awaited at
-  ``close`` (the durable async queue replaces this path later).
+- Event invocations, and the tear-down of environments that failed, run as
+  tasks owned by this service and are awaited at ``close`` (the durable
+  async queue replaces the Event path later).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+
 from loam.clock import Clock
 from loam.control.code import CodeCache
 from loam.control.functions import FunctionService
 from loam.control.models import FunctionState
+from loam.control.names import parse_function_name
 from loam.errors import (
     RequestTooLargeException,
     ResourceConflictException,
@@ -44,6 +47,8 @@ __all__ = ["InvokeResult", "InvokeService"]
 log = logging.getLogger("loam.invoke")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
+# AWS accepts a response of up to 6 MB + 100 bytes, and says so in its error.
+RESPONSE_PAYLOAD_LIMIT = 6_291_556
 ASYNC_PAYLOAD_LIMIT = 262_144
 TAIL_BYTES = 4096
 
@@ -55,6 +60,9 @@ class InvokeResult:
     function_error: str | None = None
     log_result: str | None = None
     executed_version: str | None = None
+    # The invocation's request id (context.aws_request_id); AWS returns it as
+    # the response's x-amzn-RequestId. None for DryRun.
+    request_id: str | None = None
 
 
 class InvokeService:
@@ -91,6 +99,9 @@ class InvokeService:
     ) -> InvokeResult:
         fn = await asyncio.to_thread(self.functions.resolve, function_name, qualifier)
         self._check_invocable(fn)
+        # The ARN as the caller named it: a qualifier (version or alias) stays on it.
+        ref = parse_function_name(function_name, qualifier)
+        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the Invoke operation"
@@ -103,11 +114,11 @@ class InvokeService:
                     f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event "
                     "invocation type"
                 )
-            task = asyncio.create_task(self._run_event(fn, payload))
+            task = asyncio.create_task(self._run_event(fn, call, payload))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-            return InvokeResult(202)
-        return await self._run(fn, payload, log_type == "Tail", client_context)
+            return InvokeResult(202, request_id=call.request_id)
+        return await self._run(fn, call, payload, log_type == "Tail", client_context)
 
     def _check_invocable(self, fn: FunctionState) -> None:
         if fn.state != "Active":
@@ -116,14 +127,15 @@ class InvokeService:
                 f"the following state: {fn.state}"
             )
 
-    async def _run_event(self, fn: FunctionState, payload: bytes) -> None:
+    async def _run_event(self, fn: FunctionState, call: _Call, payload: bytes) -> None:
         try:
-            await self._run(fn, payload, tail=False, client_context=None)
+            await self._run(fn, call, payload, tail=False, client_context=None)
         except Exception:  # supervisor of a background invocation: record and go on
             log.exception("asynchronous invocation of %s failed", fn.name)
 
     async def _run(
-        self, fn: FunctionState, payload: bytes, tail: bool, client_context: str | None
+        self, fn: FunctionState, call: _Call, payload: bytes, tail: bool,
+        client_context: str | None,
     ) -> InvokeResult:
         if self._in_flight >= self.account_concurrency:
             raise TooManyRequestsException(
@@ -133,9 +145,9 @@ class InvokeService:
         try:
             spec = await self._spec(fn)
             request = InvocationRequest(
-                request_id=str(uuid.uuid4()),
+                request_id=call.request_id,
                 payload=payload,
-                invoked_function_arn=self.functions.arns.function(fn.name),
+                invoked_function_arn=call.invoked_arn,
                 client_context=_decode_client_context(client_context),
             )
             text, outcome_payload, error = await self._execute(fn, spec, request)
@@ -147,6 +159,7 @@ class InvokeService:
             function_error="Unhandled" if error else None,
             log_result=_tail(text) if tail else None,
             executed_version=fn.version,
+            request_id=call.request_id,
         )
 
     async def _spec(self, fn: FunctionState) -> EnvironmentSpec:
@@ -203,12 +216,19 @@ class InvokeService:
                                         0, logs=[], init_ms=None)
             outcome.logs, outcome.init_ms = env.take_init_logs()
             outcome.max_memory_mb = env.max_memory_mb()
-            await env.destroy("init-error")
+            self._discard(env, "init-error")
             return outcome
         outcome = await env.invoke(request)
         if outcome.status in ("timeout", "crash"):
-            await env.destroy(outcome.status)
+            self._discard(env, outcome.status)
         return outcome
+
+    def _discard(self, env: ExecutionEnvironment, reason: str) -> None:
+        """Never reuse ``env``; tear it down without making the caller wait for it."""
+        task = env.begin_destroy(reason)
+        if task is not None:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _shape(
         self, env: ExecutionEnvironment, fn: FunctionState, request: InvocationRequest,
@@ -216,9 +236,10 @@ class InvokeService:
     ) -> tuple[bytes, bool, list[str]]:
         rid = request.request_id
         if outcome.status == "success":
-            if len(outcome.payload) > SYNC_PAYLOAD_LIMIT:
-                message = (f"Response payload size ({len(outcome.payload)} bytes) exceeded maximum "
-                           f"allowed payload size ({SYNC_PAYLOAD_LIMIT} bytes).")
+            size = max(outcome.response_bytes, len(outcome.payload))
+            if size > RESPONSE_PAYLOAD_LIMIT:
+                message = (f"Response payload size ({size} bytes) exceeded maximum "
+                           f"allowed payload size ({RESPONSE_PAYLOAD_LIMIT} bytes).")
                 doc = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
                 return json.dumps(doc).encode(), True, []
             return outcome.payload, False, []
@@ -245,11 +266,20 @@ class InvokeService:
             init_duration_ms=outcome.init_ms,
             status=status,
             error_type=outcome.error_type if status == "error" else None,
+            max_billed_ms=fn.timeout * 1000,
         )
 
     async def close(self) -> None:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """Who is being called and how: fixed when the Invoke request is accepted."""
+
+    request_id: str
+    invoked_arn: str
 
 
 def _config_key(fn: FunctionState) -> str:

@@ -8,18 +8,20 @@ memory limit = MemorySize (no swap), CPU share proportional to memory
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CgroupLayout", "EnvironmentCgroup", "detect_layout"]
+__all__ = ["CgroupLayout", "EnvironmentCgroup", "detect_layout", "remove_parent"]
 
 ROOT = Path("/sys/fs/cgroup")
 MB = 1024 * 1024
 VCPU_MB = 1769
 PERIOD_US = 100_000
+DESTROY_PATIENCE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class EnvironmentCgroup:
     def create(self, memory_mb: int, pids_max: int) -> None:
         """Create with memory and pids limits; the CPU cap comes after Init (``limit_cpu``)."""
         if self.layout.version == 2:
-            parent = self.layout.mounts["unified"] / self.layout.parent
+            root = self.layout.mounts["unified"]
+            parent = root / self.layout.parent
+            # The controllers must be enabled on every level down to the environment.
+            _write(root / "cgroup.subtree_control", "+memory +pids +cpu", optional=True)
             parent.mkdir(exist_ok=True)
             _write(parent / "cgroup.subtree_control", "+memory +pids +cpu")
             d = self.dirs["unified"]
@@ -114,20 +119,30 @@ class EnvironmentCgroup:
         return 0
 
     def kill_all(self) -> None:
+        """SIGKILL every process in the cgroup (atomically where v2 offers ``cgroup.kill``)."""
+        if self.layout.version == 2:
+            with contextlib.suppress(OSError):
+                (self.dirs["unified"] / "cgroup.kill").write_text("1")
         for procs in self.procs_files():
             try:
                 pids = [int(p) for p in procs.read_text().split()]
             except OSError:
                 continue
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
-    def destroy(self) -> None:
-        """Kill what is left and remove the cgroup; safe to call twice."""
-        for _ in range(50):
+    def destroy(self, patience_s: float = DESTROY_PATIENCE_S) -> bool:
+        """Kill what is left and remove the cgroup; safe to call twice. Blocking.
+
+        The CPU cap is lifted first: killed processes still need CPU to exit,
+        and a thousand of them sharing a small quota die slowly. Returns
+        whether the cgroup is gone (else a later sweep removes it).
+        """
+        self.unlimit_cpu()
+        deadline = time.monotonic() + patience_s
+        delay = 0.005
+        while True:
             self.kill_all()
             remaining = False
             for d in self.dirs.values():
@@ -138,8 +153,24 @@ class EnvironmentCgroup:
                 except OSError:
                     remaining = True
             if not remaining:
-                return
-            time.sleep(0.02)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def unlimit_cpu(self) -> None:
+        if self.layout.version == 2:
+            _write(self.dirs["unified"] / "cpu.max", f"max {PERIOD_US}", optional=True)
+        else:
+            _write(self.dirs["cpu"] / "cpu.cfs_quota_us", "-1", optional=True)
+
+
+def remove_parent(layout: CgroupLayout) -> None:
+    """Remove the node's parent cgroup(s) once no environment is left in them."""
+    for mount in layout.mounts.values():
+        with contextlib.suppress(OSError):
+            (mount / layout.parent).rmdir()
 
 
 def _write(path: Path, value: str, optional: bool = False) -> None:

@@ -2,6 +2,10 @@
 
 A frame is ``!II`` (header length, body length), a JSON header, a raw body.
 The runtime side re-implements these few lines (it may not import loam).
+
+A body over ``MAX_BODY`` is read and thrown away, never held: its frame
+arrives with an empty body and ``header["oversized"]`` = its length, so the
+stream stays in step and the caller decides what an oversized frame means.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ __all__ = ["FrameChannel"]
 
 _HEADER = struct.Struct("!II")
 MAX_HEADER = 1 << 20
-MAX_BODY = 64 << 20
+MAX_BODY = 8 << 20
 
 
 class FrameChannel:
@@ -34,15 +38,23 @@ class FrameChannel:
         """Next frame; ``EOFError`` when the runtime has gone."""
         try:
             head_len, body_len = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
-            if head_len > MAX_HEADER or body_len > MAX_BODY:
-                raise EOFError("runtime sent an oversized frame")
+            if head_len > MAX_HEADER:
+                raise EOFError("runtime sent an oversized frame header")
             header = json.loads(await self._reader.readexactly(head_len))
+            if not isinstance(header, dict):
+                raise EOFError("runtime sent a malformed frame")
+            if body_len > MAX_BODY:
+                await self._discard(body_len)
+                header["oversized"] = body_len
+                return header, b""
             body = await self._reader.readexactly(body_len) if body_len else b""
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             raise EOFError("runtime closed the channel") from exc
-        if not isinstance(header, dict):
-            raise EOFError("runtime sent a malformed frame")
         return header, body
+
+    async def _discard(self, length: int) -> None:
+        while length:
+            length -= len(await self._reader.readexactly(min(length, 1 << 20)))
 
     def close(self) -> None:
         self._writer.close()

@@ -5,6 +5,12 @@ Lifecycle (in this order, each at most once): ``start`` (create cgroup,
 scratch disk, namespaces; run Init) → ``invoke``* → ``destroy(reason)``.
 ``destroy`` is safe to call twice; any failure of the environment destroys
 it, and the next invocation gets a fresh one.
+
+Logs: everything written to the runtime's stdout/stderr (one pipe, shared by
+its child processes) is collected only while Init or an invocation runs;
+between invocations the pipe fills and writers block, as in a frozen AWS
+environment. Output written before the runtime answers belongs to that
+invocation; at most ``LOG_BUFFER_BYTES`` of it are held per invocation.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import itertools
 import logging
 import math
 import os
+import select
 import shutil
 import socket
 import sys
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +43,10 @@ log = logging.getLogger("loam.sandbox")
 INIT_TIMEOUT_S = 10.0
 PIDS_MAX = 1024
 NOFILE = 1024
+LOG_BUFFER_BYTES = 8 << 20
+# Output written straight to the runtime's stdout/stderr without a newline is
+# cut into records of at most this many bytes.
+MAX_LOG_LINE = 256 << 10
 _JAIL = Path(__file__).resolve().parent / "jail.py"
 _uids = itertools.count()
 
@@ -78,6 +90,8 @@ class InvocationOutcome:
     max_memory_mb: int
     logs: list[str] = field(default_factory=list)
     init_ms: float | None = None
+    # The response's size in bytes, also when it was too large to be kept.
+    response_bytes: int = 0
 
 
 class ExecutionEnvironment:
@@ -95,44 +109,62 @@ class ExecutionEnvironment:
         self.destroyed: str | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._channel: FrameChannel | None = None
-        self._logs: list[str] = []
+        self._logs = LogBuffer(LOG_BUFFER_BYTES)
+        self._collecting = asyncio.Event()
         self._pipe_task: asyncio.Task[None] | None = None
+        self._output_fd: int | None = None
+        self._output: asyncio.ReadTransport | None = None
+        self._partial = b""  # output after the last newline, not yet logged
         self._init_ms: float | None = None
         self._init_error: bytes | None = None
+        # Read end of the pipe the environment's init reports the runtime's end on.
+        self._status_fd: int | None = None
+        self._exit_status: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
         """Build the sandbox and run Init; raises ``EnvironmentFailed`` if it cannot start."""
-        started = time.monotonic()
         self.workdir.mkdir(parents=True)
         (self.workdir / "root").mkdir()
         self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
         tmp_image = await self._make_tmp_image()
+        # Init Duration counts from here: the sandbox's own set-up is not the function's.
+        started = time.monotonic()
         parent_sock, child_sock = socket.socketpair()
+        self._status_fd, status_w = os.pipe()
+        os.set_blocking(self._status_fd, False)
+        self._output_fd, output_w = os.pipe()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self._command(child_sock.fileno(), tmp_image),
+                *self._command(child_sock.fileno(), status_w, tmp_image),
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                pass_fds=(child_sock.fileno(),),
+                stdout=output_w,
+                stderr=output_w,
+                pass_fds=(child_sock.fileno(), status_w),
                 start_new_session=True,
             )
+        except BaseException:
+            parent_sock.close()
+            raise
         finally:
             child_sock.close()
+            os.close(status_w)
+            os.close(output_w)
         reader, writer = await asyncio.open_unix_connection(sock=parent_sock)
         self._channel = FrameChannel(reader, writer)
-        assert self._proc.stdout is not None
-        self._pipe_task = asyncio.create_task(self._drain_output(self._proc.stdout))
+        self._collecting.set()
+        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
         try:
             header, body = await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
         except (EOFError, TimeoutError) as exc:
             await self._drain_pipe()
-            detail = "".join(self._logs).strip() or "the runtime exited during Init"
+            detail = "".join(self._logs.take()).strip() or "the runtime exited during Init"
             await self.destroy("init-failed")
             raise EnvironmentFailed(f"environment did not start: {detail}") from exc
         self._init_ms = (time.monotonic() - started) * 1000
+        await self._settle_output()
+        self._collecting.clear()
         self.cgroup.limit_cpu(self.spec.memory_mb)
         if header.get("type") == "init_error":
             self._init_error = body
@@ -153,18 +185,31 @@ class ExecutionEnvironment:
         return self._init_error
 
     def take_init_logs(self) -> tuple[list[str], float | None]:
-        logs, self._logs = self._logs, []
         init_ms, self._init_ms = self._init_ms, None
-        return logs, init_ms
+        return self._logs.take(), init_ms
 
     def max_memory_mb(self) -> int:
         return math.ceil(self.cgroup.peak_memory_bytes() / (1024 * 1024))
 
     async def destroy(self, reason: str) -> None:
+        """Tear the environment down; a no-op once destruction has begun."""
         if self.destroyed is not None:
             return
         self.destroyed = reason
-        log.debug("destroying environment %s (%s)", self.id, reason)
+        await self._teardown()
+
+    def begin_destroy(self, reason: str) -> asyncio.Task[None] | None:
+        """Mark destroyed now (never lent again) and tear down in the background.
+
+        The caller owns the returned task (None when destruction had begun).
+        """
+        if self.destroyed is not None:
+            return None
+        self.destroyed = reason
+        return asyncio.create_task(self._teardown(), name=f"destroy-{self.id}")
+
+    async def _teardown(self) -> None:
+        log.debug("destroying environment %s (%s)", self.id, self.destroyed)
         if self._channel is not None:
             self._channel.close()
         self.cgroup.kill_all()
@@ -175,7 +220,19 @@ class ExecutionEnvironment:
                 await asyncio.wait_for(self._proc.wait(), 5)
         if self._pipe_task is not None:
             self._pipe_task.cancel()
-        self.cgroup.destroy()
+        if self._output is not None:
+            self._output.close()  # closes the pipe's read end too
+        elif self._output_fd is not None:
+            os.close(self._output_fd)
+        self._output_fd = None
+        if self._status_fd is not None:
+            self._read_exit_status()
+            os.close(self._status_fd)
+            self._status_fd = None
+        # Both may take a while (a fork bomb dies slowly): off the event loop.
+        if not await asyncio.to_thread(self.cgroup.destroy):
+            log.warning("environment %s: its cgroup outlived it; the next start removes it",
+                        self.id)
         await asyncio.to_thread(shutil.rmtree, self.workdir, True)
 
     # -- invocations ---------------------------------------------------------
@@ -184,8 +241,7 @@ class ExecutionEnvironment:
         """Run one invocation. Callers destroy the environment unless status is success/error."""
         assert self._channel is not None and self.destroyed is None
         init_ms, self._init_ms = self._init_ms, None
-        if init_ms is None:
-            self._logs = []
+        self._collecting.set()
         self.invocations += 1
         timeout = self.spec.timeout_s
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
@@ -198,7 +254,7 @@ class ExecutionEnvironment:
             "client_context": request.client_context,
             "trace_id": request.trace_id,
         }
-        status, payload, error_type = "success", b"", None
+        status, payload, error_type, size = "success", b"", None, 0
         try:
             await self._channel.send(header, request.payload)
             while True:
@@ -206,11 +262,15 @@ class ExecutionEnvironment:
                     self._channel.receive(), max(0.0, started + timeout - time.monotonic())
                 )
                 kind = frame.get("type")
-                if kind == "log":
+                oversized = frame.get("oversized")
+                if kind == "log" and oversized:
+                    self._logs.append(f"[loam] a log record of {oversized} bytes was dropped\n")
+                elif kind == "log":
                     self._logs.append(body.decode("utf-8", "replace"))
                 elif kind in ("response", "error"):
                     status = "success" if kind == "response" else "error"
                     payload = body
+                    size = oversized if isinstance(oversized, int) else len(body)
                     break
         except TimeoutError:
             status, error_type = "timeout", "Sandbox.Timedout"
@@ -218,34 +278,104 @@ class ExecutionEnvironment:
             status, error_type = "crash", await self._crash_type()
         duration = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
+        await self._settle_output()
+        self._collecting.clear()
         return InvocationOutcome(
             status=status,
             payload=payload,
             error_type=error_type,
             duration_ms=duration,
             max_memory_mb=self.max_memory_mb(),
-            logs=self._logs,
+            logs=self._logs.take(),
             init_ms=init_ms,
+            response_bytes=size,
         )
 
     def exit_description(self) -> str:
+        """How the runtime ended, worded as AWS does: ``exit status 3``, ``signal: killed``.
+
+        The environment's init reports it; without a report (the sandbox itself
+        failed) the wrapper process's own status stands in.
+        """
+        report = self._read_exit_status()
+        if report is not None:
+            kind, _, number = report.partition(" ")
+            if kind == "signal" and number.isdigit():
+                return f"signal: {_signal_name(int(number))}"
+            if kind == "exit" and number.isdigit():
+                return f"exit status {number}"
         if self._proc is None or self._proc.returncode is None:
             return "signal: killed"
         code = self._proc.returncode
         return f"signal: {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+
+    def _read_exit_status(self) -> str | None:
+        if self._exit_status is None and self._status_fd is not None:
+            with contextlib.suppress(BlockingIOError):
+                self._exit_status = os.read(self._status_fd, 64).decode("ascii", "replace")
+        return self._exit_status or None
 
     async def _crash_type(self) -> str:
         if self._proc is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._proc.wait(), 2)
         await self._drain_pipe()
+        self._read_exit_status()
         return "Runtime.OutOfMemory" if self.cgroup.oom_kills() > 0 else "Runtime.ExitError"
 
     # -- plumbing ------------------------------------------------------------
 
+    async def _open_output(self) -> asyncio.StreamReader:
+        """A stream over the read end of the runtime's stdout/stderr pipe."""
+        assert self._output_fd is not None
+        reader = asyncio.StreamReader()
+        pipe = os.fdopen(self._output_fd, "rb", buffering=0)
+        try:
+            self._output, _ = await asyncio.get_running_loop().connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        except BaseException:
+            self._output_fd = None  # closed with its file object, here
+            pipe.close()
+            raise
+        return reader
+
+    async def _settle_output(self) -> None:
+        """Give output already in the pipe (written before the response) time to be logged.
+
+        Bounded: a process that never stops writing cannot hold the invocation open.
+        """
+        for _ in range(_SETTLE_ROUNDS):
+            await asyncio.sleep(0)
+            if self._output_fd is None or not _readable(self._output_fd):
+                break
+        for _ in range(3):  # the drain task's turn to take what the transport read
+            await asyncio.sleep(0)
+        if self._partial:
+            self._logs.append(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+
     async def _drain_output(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            self._logs.append(line.decode("utf-8", "replace"))
+        """Collect the runtime's stdout/stderr, only while collecting.
+
+        Each record is a run of whole lines (cheap however fast the output
+        comes); an unfinished line waits for its end, up to ``MAX_LOG_LINE``,
+        or for the invocation to end (``_settle_output``).
+        """
+        while True:
+            await self._collecting.wait()
+            chunk = await stream.read(1 << 16)
+            if not chunk:
+                break
+            data = self._partial + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) >= MAX_LOG_LINE:
+                cut = len(data)
+            if cut:
+                self._logs.append(data[:cut].decode("utf-8", "replace"))
+            self._partial = data[cut:]
+        if self._partial:
+            self._logs.append(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
 
     async def _drain_pipe(self) -> None:
         if self._pipe_task is not None:
@@ -253,11 +383,12 @@ class ExecutionEnvironment:
                 await asyncio.wait_for(asyncio.shield(self._pipe_task), 1)
 
     async def _make_tmp_image(self) -> str | None:
+        """A sparse ext4 image whose free space is at least EphemeralStorage MB."""
         if not self.host.sized_tmp:
             return None
         image = self.workdir / "tmp.img"
         with open(image, "wb") as fh:
-            fh.truncate(self.spec.ephemeral_mb * 1024 * 1024)
+            fh.truncate(tmp_image_mb(self.spec.ephemeral_mb) * 1024 * 1024)
         proc = await asyncio.create_subprocess_exec(
             str(self.host.mkfs_ext4), "-q", "-F", "-m", "0", "-O", "^has_journal",
             "-E", f"root_owner={self.uid}:{self.uid}", str(image),
@@ -268,7 +399,7 @@ class ExecutionEnvironment:
             raise EnvironmentFailed(f"cannot format /tmp disk: {err.decode().strip()}")
         return str(image)
 
-    def _command(self, channel_fd: int, tmp_image: str | None) -> list[str]:
+    def _command(self, channel_fd: int, status_fd: int, tmp_image: str | None) -> list[str]:
         spec = self.spec
         interpreter = str(spec.runtime.interpreter)
         binds = [[str(p), str(p)] for p in spec.runtime.mounts]
@@ -284,6 +415,7 @@ class ExecutionEnvironment:
             "gid": self.uid,
             "nofile": NOFILE,
             "channel_fd": channel_fd,
+            "status_fd": status_fd,
             "exec": [interpreter, "-X", "utf8", "/var/runtime/bootstrap.py", str(channel_fd)],
             "env": self._runtime_env(),
         }
@@ -325,31 +457,85 @@ class ExecutionEnvironment:
         return env
 
 
+_SETTLE_ROUNDS = 50
+
+
+def tmp_image_mb(ephemeral_mb: int) -> int:
+    """Image size that leaves ``ephemeral_mb`` free after ext4's own metadata (~4 %)."""
+    return ephemeral_mb + 4 + ephemeral_mb * 5 // 100
+
+
+def _readable(fd: int) -> bool:
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
+class LogBuffer:
+    """One invocation's log records, holding at most ``limit`` characters.
+
+    Past the limit the oldest records go (the tail is what LogResult shows)
+    and ``take`` puts one notice of how much was dropped in their place.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._records: deque[str] = deque()
+        self._size = 0
+        self._dropped = 0
+
+    def append(self, record: str) -> None:
+        self._records.append(record)
+        self._size += len(record)
+        while self._size > self.limit and len(self._records) > 1:
+            old = self._records.popleft()
+            self._size -= len(old)
+            self._dropped += len(old)
+
+    def take(self) -> list[str]:
+        """The records so far (oldest first); the buffer starts over empty."""
+        records = list(self._records)
+        if self._dropped:
+            records.insert(0, f"[loam] {self._dropped} characters of log output were dropped\n")
+        self._records.clear()
+        self._size = self._dropped = 0
+        return records
+
+
 class EnvironmentFailed(Exception):
     """The environment could not be created or started."""
 
 
-def _signal_name(number: int) -> str:
-    import signal
+# How Go (AWS's runtime supervisor) names signals: "Runtime exited with error: signal: …".
+_SIGNAL_NAMES = {
+    1: "hangup", 2: "interrupt", 3: "quit", 4: "illegal instruction",
+    5: "trace/breakpoint trap", 6: "aborted", 7: "bus error", 8: "floating point exception",
+    9: "killed", 10: "user defined signal 1", 11: "segmentation fault",
+    12: "user defined signal 2", 13: "broken pipe", 14: "alarm clock", 15: "terminated",
+    16: "stack fault", 17: "child exited", 18: "continued", 19: "stopped (signal)",
+    20: "stopped", 21: "stopped (tty input)", 22: "stopped (tty output)",
+    23: "urgent I/O condition", 24: "CPU time limit exceeded", 25: "file size limit exceeded",
+    26: "virtual timer expired", 27: "profiling timer expired", 28: "window changed",
+    29: "I/O possible", 30: "power failure", 31: "bad system call",
+}
 
-    try:
-        return signal.Signals(number).name.removeprefix("SIG").lower()
-    except ValueError:
-        return str(number)
+
+def _signal_name(number: int) -> str:
+    return _SIGNAL_NAMES.get(number, f"signal {number}")
 
 
 def sweep_leftovers(host: HostCapabilities, work_root: Path) -> int:
     """Remove environments a previous, killed server left behind; returns how many."""
-    count = 0
+    names: set[str] = set()
     if host.cgroups is not None:
         for mount in host.cgroups.mounts.values():
             parent = mount / host.cgroups.parent
             if parent.is_dir():
-                for child in parent.iterdir():
-                    if child.is_dir():
-                        EnvironmentCgroup(host.cgroups, child.name).destroy()
-                        count += 1
+                names.update(child.name for child in parent.iterdir() if child.is_dir())
+        for name in names:
+            EnvironmentCgroup(host.cgroups, name).destroy()
     if work_root.exists():
         shutil.rmtree(work_root, ignore_errors=True)
     os.makedirs(work_root, exist_ok=True)
-    return count
+    return len(names)

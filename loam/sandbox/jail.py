@@ -1,8 +1,16 @@
 """The privileged half of an execution environment: runs as pid 1 inside
 fresh mount/pid/ipc/uts/net namespaces (created by ``unshare``), builds the
-environment's root file system, drops every privilege and ``exec``s the
-runtime. Run as a script (``python -S -E jail.py SPEC_JSON``); it imports
-only the standard library so it starts fast and stays small.
+environment's root file system, then splits in two:
+
+- the runtime (pid 2): drops every privilege and ``exec``s the runtime;
+- the init (pid 1): drops to ``nobody`` and ``exec``s a tiny reaper that
+  collects every orphan of the environment (so zombies never pile up against
+  its pids limit) and, when the runtime exits, writes how it ended
+  (``exit N`` / ``signal N``) to the status descriptor and exits; the kernel
+  then kills whatever is left in the namespace.
+
+Run as a script (``python -S -E jail.py SPEC_JSON``); it imports only the
+standard library so it starts fast and stays small.
 
 The root it builds is a read-only tmpfs holding:
 - read-only bind mounts of the host's ``/usr`` (and ``/lib*``, ``/bin``,
@@ -13,7 +21,14 @@ The root it builds is a read-only tmpfs holding:
 - a fresh ``/proc`` (this pid namespace only), a minimal ``/dev`` and a
   generated ``/etc``.
 Then: pivot_root, detach the host, uid/gid → unprivileged, no_new_privs,
-rlimits, exec. Any failure exits 125 with the reason on stderr.
+rlimits, a seccomp filter, exec. Any failure exits 125 with the reason on
+stderr.
+
+The seccomp filter refuses (EPERM) what an unprivileged process could still
+use to widen its reach: new user namespaces (``unshare``/``clone`` with
+CLONE_NEWUSER; ``clone3`` answers ENOSYS so libc falls back to ``clone``,
+whose flags the filter can read), the kernel keyring (shared by every
+process of a uid), and any other syscall ABI than the native one.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import socket
 import struct
 import subprocess
@@ -31,7 +47,10 @@ import sys
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 PR_SET_NO_NEW_PRIVS = 38
+NOBODY = 65534
 SYS_PIVOT_ROOT = 155  # x86_64
 if os.uname().machine == "aarch64":
     SYS_PIVOT_ROOT = 41
@@ -154,15 +173,120 @@ def loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def drop_privileges(spec: dict) -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (spec["nofile"], spec["nofile"]))
+# The init's whole program, run by the runtime's interpreter (any Python 3). A failed
+# status write means the server is gone: nobody is left to tell.
+REAPER = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+runtime, status_fd = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    pid, status = os.wait()
+    if pid == runtime:
+        break
+if os.WIFSIGNALED(status):
+    report = "signal %d" % os.WTERMSIG(status)
+else:
+    report = "exit %d" % os.WEXITSTATUS(status)
+try:
+    os.write(status_fd, report.encode())
+except OSError:
+    pass
+os._exit(0)
+"""
+
+
+# -- seccomp -------------------------------------------------------------------
+
+CLONE_NEWUSER = 0x10000000
+X32_SYSCALL_BIT = 0x40000000
+# arch → (AUDIT_ARCH_*, {name: number}) for the syscalls the filter inspects.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, {"unshare": 272, "clone": 56, "clone3": 435, "add_key": 248,
+                            "request_key": 249, "keyctl": 250}),
+    "aarch64": (0xC00000B7, {"unshare": 97, "clone": 220, "clone3": 435, "add_key": 217,
+                             "request_key": 218, "keyctl": 219}),
+}
+_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _ERRNO, _KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
+_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0 = 0, 4, 16
+EPERM, ENOSYS = 1, 38
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The BPF program as (code, jt, jf, k) instructions; OSError for unknown machines."""
+    if machine not in _SYSCALLS:
+        raise OSError(f"no seccomp filter for the {machine} architecture")
+    arch, nr = _SYSCALLS[machine]
+    deny, nosys = _ERRNO | EPERM, _ERRNO | ENOSYS
+    prog = [
+        (_LD_W_ABS, 0, 0, _OFFSET_ARCH),
+        (_JEQ, 1, 0, arch),
+        (_RET, 0, 0, _KILL_PROCESS),
+        (_LD_W_ABS, 0, 0, _OFFSET_NR),
+    ]
+    if machine == "x86_64":
+        prog += [(_JGE, 0, 1, X32_SYSCALL_BIT), (_RET, 0, 0, deny)]
+    for name in ("add_key", "request_key", "keyctl"):
+        prog += [(_JEQ, 0, 1, nr[name]), (_RET, 0, 0, deny)]
+    prog += [(_JEQ, 0, 1, nr["clone3"]), (_RET, 0, 0, nosys)]
+    # unshare(flags) and clone(flags, ...): refuse CLONE_NEWUSER in the first argument.
+    prog += [
+        (_JEQ, 1, 0, nr["unshare"]),
+        (_JEQ, 0, 3, nr["clone"]),
+        (_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+        (_JSET, 0, 1, CLONE_NEWUSER),
+        (_RET, 0, 0, deny),
+        (_RET, 0, 0, _ALLOW),
+    ]
+    return prog
+
+
+def install_seccomp() -> None:
+    """Load the filter into this process; it is inherited by every child. Needs no_new_privs."""
+    prog = seccomp_program(os.uname().machine)
+    filters = (ctypes.c_ubyte * (8 * len(prog))).from_buffer_copy(
+        b"".join(struct.pack("=HBBI", *insn) for insn in prog))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.addressof(filters))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+           "seccomp")
+
+
+def drop_privileges(uid: int, gid: int, nofile: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.setgroups([])
-    os.setresgid(spec["gid"], spec["gid"], spec["gid"])
-    os.setresuid(spec["uid"], spec["uid"], spec["uid"])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError("privileges were not dropped")
+    install_seccomp()
+
+
+def become_runtime(spec: dict) -> None:
+    """pid 2: the unprivileged runtime, with only the channel and stdio open."""
+    os.close(spec["status_fd"])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    drop_privileges(spec["uid"], spec["gid"], spec["nofile"])
+    os.chdir("/var/task")
+    os.set_inheritable(spec["channel_fd"], True)
+    os.execve(spec["exec"][0], spec["exec"], spec["env"])
+
+
+def become_init(spec: dict, runtime: int) -> None:
+    """pid 1: reap orphans until the runtime exits, then report how it ended."""
+    os.close(spec["channel_fd"])
+    drop_privileges(NOBODY, NOBODY, 64)
+    # Changing credentials cleared the parent-death signal ``unshare`` set.
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    os.set_inheritable(spec["status_fd"], True)
+    interpreter = spec["exec"][0]
+    os.execve(interpreter, [interpreter, "-I", "-S", "-c", REAPER, str(runtime),
+                            str(spec["status_fd"])], {})
 
 
 def main() -> None:
@@ -172,10 +296,11 @@ def main() -> None:
         enter_root(root)
         socket.sethostname(spec["hostname"])
         loopback_up()
-        drop_privileges(spec)
-        os.chdir("/var/task")
-        os.set_inheritable(spec["channel_fd"], True)
-        os.execve(spec["exec"][0], spec["exec"], spec["env"])
+        runtime = os.fork()
+        if runtime == 0:
+            become_runtime(spec)
+        else:
+            become_init(spec, runtime)
     except OSError as exc:
         sys.stderr.write(f"loam-jail: cannot set up the execution environment: {exc}\n")
         sys.stderr.flush()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loam.clock import Clock
+from loam.sandbox.cgroups import remove_parent
 from loam.sandbox.environment import (
     EnvironmentFailed,
     EnvironmentSpec,
@@ -145,6 +146,8 @@ class EnvironmentPool:
         envs = [e for slot in self._idle.values() for _, e in slot] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(e.destroy("shutdown") for e in envs), return_exceptions=True)
+        assert self.host.cgroups is not None
+        remove_parent(self.host.cgroups)
 
     def statistics(self) -> PoolStatistics:
         idle = sum(len(s) for s in self._idle.values())

@@ -36,10 +36,13 @@ class InvocationReport:
     init_duration_ms: float | None = None
     status: str | None = None  # None (success or handled error), "timeout", "error"
     error_type: str | None = None
+    # Never bill past the timeout: a timed-out invocation bills exactly the timeout.
+    max_billed_ms: int | None = None
 
     @property
     def billed_duration_ms(self) -> int:
-        return billed_ms(self.duration_ms)
+        billed = billed_ms(self.duration_ms)
+        return billed if self.max_billed_ms is None else min(billed, self.max_billed_ms)
 
     def line(self) -> str:
         parts = [

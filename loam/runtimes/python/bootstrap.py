@@ -5,24 +5,34 @@ its fd): each frame is ``!II`` (header length, body length), a JSON header
 and a raw body. It imports nothing from loam, only the standard library, and
 runs on every supported Python (3.9+).
 
-Frames it sends: ``ready`` (Init done), ``init_error``, ``log``, ``response``,
-``error``. Frames it receives: ``invoke``.
-Init errors and handler errors are the documents AWS's Python runtime
-produces (errorMessage, errorType, requestId, stackTrace).
+Frames it sends: ``ready`` (Init done), ``init_error``, ``response``,
+``error``. Frames it receives: ``invoke``. Logs are not framed: stdout and
+stderr are the environment's log pipe, written through at once (as AWS).
+
+It mirrors AWS's runtime interface client (awslambdaric) exactly where user
+code can tell: handler resolution and the ``Runtime.*`` fault documents
+(errorMessage, errorType, requestId, stackTrace), the ``[ERROR]`` log record
+(lines joined by ``\r``, trace indentation as U+00A0), the logging format,
+the context object, and response marshalling (bytes pass through, Decimal is
+a JSON number, non-ASCII is kept as is from python3.12 on).
 """
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import json
 import logging
+import math
 import os
+import re
 import socket
 import struct
 import sys
 import threading
 import time
 import traceback
+from typing import Any
 
 _HEADER = struct.Struct("!II")
 
@@ -30,6 +40,7 @@ _HEADER = struct.Struct("!II")
 class Channel:
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
+        self.sock.set_inheritable(False)  # user code's child processes never get it
         self.lock = threading.Lock()
 
     def send(self, header: dict, body: bytes = b"") -> None:
@@ -53,210 +64,331 @@ class Channel:
         return header, self._exact(body_len) if body_len else b""
 
 
-class LogStream:
-    """A text stream whose lines become ``log`` frames, ordered with responses."""
+class Unbuffered:
+    """stdout/stderr as AWS's runtime sets them up: every write goes out at once.
 
-    encoding = "utf-8"
-    errors = "replace"
+    Both descriptors are the environment's log pipe, so prints, logging,
+    child processes and C code all land in the log in the order written.
+    """
 
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
-        self.buffer_text = ""
-        self.lock = threading.Lock()
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
 
-    def write(self, text: str) -> int:
-        with self.lock:
-            self.buffer_text += text
-            if "\n" in self.buffer_text:
-                head, _, self.buffer_text = self.buffer_text.rpartition("\n")
-                self.channel.send({"type": "log"}, (head + "\n").encode("utf-8", "replace"))
-        return len(text)
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.stream, attr)
 
-    def flush(self) -> None:
-        with self.lock:
-            if self.buffer_text:
-                self.channel.send({"type": "log"}, self.buffer_text.encode("utf-8", "replace"))
-                self.buffer_text = ""
+    def write(self, msg: str) -> int:
+        written = self.stream.write(msg)
+        self.stream.flush()
+        return written
 
-    def isatty(self) -> bool:
-        return False
+    def writelines(self, msgs: Any) -> None:
+        self.stream.writelines(msgs)
+        self.stream.flush()
 
-    def writable(self) -> bool:
-        return True
 
-    def fileno(self) -> int:
-        raise OSError("log stream has no file descriptor")
-
+# -- the context object (awslambdaric.lambda_context) ---------------------------
 
 class LambdaContext:
     def __init__(self, header: dict) -> None:
         env = os.environ
         self.aws_request_id = header["request_id"]
-        self.invoked_function_arn = header["invoked_function_arn"]
-        self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
-        self.function_version = env["AWS_LAMBDA_FUNCTION_VERSION"]
-        self.memory_limit_in_mb = env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-        self.log_group_name = env["AWS_LAMBDA_LOG_GROUP_NAME"]
-        self.log_stream_name = env["AWS_LAMBDA_LOG_STREAM_NAME"]
-        self._deadline_ms = header["deadline_ms"]
-        self.identity = CognitoIdentity(header.get("cognito_identity") or {})
-        self.client_context = _client_context(header.get("client_context"))
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = header.get("invoked_function_arn")
         self.tenant_id = header.get("tenant_id")
+        client_context = _parse_json_header(header.get("client_context"), "Client Context")
+        identity = _parse_json_header(header.get("cognito_identity"), "Cognito Identity")
+        self.client_context = None
+        if client_context is not None:
+            self.client_context = _from_dict(ClientContext, client_context)
+            self.client_context.client = _from_dict(Client, self.client_context.client)
+        self.identity = _from_dict(CognitoIdentity, {})
+        if identity is not None:
+            self.identity.cognito_identity_id = identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = header["deadline_ms"]
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(self._deadline_ms - time.time() * 1000))
+        delta_ms = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return delta_ms if delta_ms > 0 else 0
 
-    def log(self, msg: str) -> None:
-        sys.stdout.write(msg)
+    def log(self, msg: object) -> None:
+        sys.stdout.write(str(msg))
 
     def __repr__(self) -> str:
-        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
-                f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
-                f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
-                f"function_version={self.function_version},"
-                f"invoked_function_arn={self.invoked_function_arn},"
-                f"client_context={self.client_context},identity={self.identity}])")
+        return (
+            f"{self.__class__.__name__}(["
+            f"aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},"
+            f"log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},"
+            f"memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},"
+            f"client_context={self.client_context},"
+            f"identity={self.identity},"
+            f"tenant_id={self.tenant_id}"
+            "])"
+        )
 
 
 class CognitoIdentity:
-    def __init__(self, doc: dict) -> None:
-        self.cognito_identity_id = doc.get("cognitoIdentityId")
-        self.cognito_identity_pool_id = doc.get("cognitoIdentityPoolId")
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
 
     def __repr__(self) -> str:
-        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
-                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
+        return (f"{self.__class__.__name__}(["
+                f"cognito_identity_id={self.cognito_identity_id},"
+                f"cognito_identity_pool_id={self.cognito_identity_pool_id}"
+                "])")
 
 
 class Client:
-    def __init__(self, doc: dict) -> None:
-        self.installation_id = doc.get("installation_id")
-        self.app_title = doc.get("app_title")
-        self.app_version_name = doc.get("app_version_name")
-        self.app_version_code = doc.get("app_version_code")
-        self.app_package_name = doc.get("app_package_name")
+    __slots__ = ["app_package_name", "app_title", "app_version_code", "app_version_name",
+                 "installation_id"]
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(["
+                f"installation_id={self.installation_id},"
+                f"app_title={self.app_title},"
+                f"app_version_name={self.app_version_name},"
+                f"app_version_code={self.app_version_code},"
+                f"app_package_name={self.app_package_name}"
+                "])")
 
 
 class ClientContext:
-    def __init__(self, doc: dict) -> None:
-        self.client = Client(doc["client"]) if doc.get("client") else None
-        self.custom = doc.get("custom")
-        self.env = doc.get("env")
+    __slots__ = ["client", "custom", "env"]
 
     def __repr__(self) -> str:
-        return f"ClientContext([client={self.client},custom={self.custom},env={self.env}])"
+        return (f"{self.__class__.__name__}(["
+                f"custom={self.custom},"
+                f"env={self.env},"
+                f"client={self.client}"
+                "])")
 
 
-def _client_context(raw: str | None) -> ClientContext | None:
+def _from_dict(cls: Any, doc: dict | None) -> Any:
+    """awslambdaric's make_obj_from_dict: every slot from ``doc``, missing ones None."""
+    if doc is None:
+        return None
+    obj = cls()
+    for name in cls.__slots__:
+        setattr(obj, name, doc.get(name, None))
+    return obj
+
+
+def _parse_json_header(raw: str | None, name: str) -> Any:
     if not raw:
         return None
-    return ClientContext(json.loads(raw))
+    try:
+        return json.loads(raw)
+    except Exception as exc:
+        raise FaultError("Runtime.LambdaContextUnmarshalError",
+                         f"Unable to parse {name} JSON: {exc}") from exc
 
+
+# -- faults and their documents (awslambdaric.bootstrap) -----------------------
 
 class FaultError(Exception):
+    """A ``Runtime.*`` fault: reported with this type and message, never a user trace."""
+
     def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
-        self.trace = trace or []
+        self.trace = trace
 
 
-def _trace(exc: BaseException) -> list[str]:
+def make_error(message: str, error_type: str, trace: list[str] | None,
+               request_id: str | None = None) -> dict:
+    return {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": trace if trace else [],
+    }
+
+
+def fault_result(exc: BaseException, request_id: str | None = None) -> dict:
+    """The document for an exception from user code: its class, message and trace.
+
+    As AWS, the trace drops the runtime's own leading frames and keeps the rest.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in frames if not f.filename.startswith("/var/runtime/")]
-    return traceback.format_list(frames)
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame.filename:
+            frames = frames[i:]
+            break
+    return make_error(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
 
 
-def load_handler(handler: str):  # noqa: ANN201 - any callable
+def log_error(error: dict) -> None:
+    """Write the ``[ERROR]`` record: one log line, its parts separated by ``\\r``."""
+    description = "[ERROR]"
+    if error.get("errorType"):
+        description += " " + error["errorType"]
+    if error.get("errorMessage"):
+        if error.get("errorType"):
+            description += ":"
+        description += " " + error["errorMessage"]
+    lines = [description]
+    trace = error.get("stackTrace")
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            if element == "":
+                lines.append("")
+            else:
+                lines.extend(_nbsp_indent(line) for line in element.splitlines())
+    sys.stdout.write("\r".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _nbsp_indent(line: str) -> str:
+    stripped = line.lstrip(" ")
+    return "\u00a0" * (len(line) - len(stripped)) + stripped
+
+
+def load_handler(handler: str) -> Any:
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as exc:
         raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}") from exc
-    modname = modname.replace("/", ".")
-    if modname.split(".")[0] in sys.builtin_module_names:
-        raise FaultError("Runtime.BuiltInModuleConflict",
-                         f"Cannot use built-in module {modname} as a handler module")
     try:
-        module = importlib.import_module(modname)
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultError("Runtime.BuiltInModuleConflict",
+                             f"Cannot use built-in module {modname} as a handler module")
+        module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
         raise FaultError("Runtime.ImportModuleError",
                          f"Unable to import module '{modname}': {exc}") from exc
     except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise FaultError("Runtime.UserCodeSyntaxError",
-                         f"Syntax error in module '{modname}': {exc}", _trace(exc)) from exc
-    except Exception as exc:  # user code raised during Init
-        raise FaultError(type(exc).__name__, str(exc), _trace(exc)) from exc
-    func = getattr(module, fname, None)
-    if func is None:
-        raise FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
-    return func
+                         f"Syntax error in module '{modname}': {exc}", trace) from exc
+    try:
+        return getattr(module, fname)
+    except AttributeError as exc:
+        raise FaultError("Runtime.HandlerNotFound",
+                         f"Handler '{fname}' missing on module '{modname}'") from exc
 
 
-def error_document(error_type: str, message: str, trace: list[str], request_id: str) -> bytes:
-    doc = {"errorMessage": message, "errorType": error_type, "requestId": request_id,
-           "stackTrace": trace}
-    return json.dumps(doc).encode()
+# -- marshalling (awslambdaric.lambda_runtime_marshaller) ----------------------
+
+_RAW_NUMBER = f"\x00loam-number-{os.urandom(8).hex()}:"
+_RAW_NUMBER_RE = re.compile(re.escape(json.dumps(_RAW_NUMBER)[:-1]) + r'([^"\\]*)\\u0000"')
+_UNICODE_RUNTIMES = {f"AWS_Lambda_python3.{minor}" for minor in range(12, 20)}
 
 
-def log_error(error_type: str, message: str, trace: list[str]) -> None:
-    text = f"[ERROR] {error_type}: {message}"
-    if trace:
-        text += "\nTraceback (most recent call last):\n" + "".join(trace).rstrip("\n")
-    sys.stdout.write(text.replace("\n", "\r") + "\n")
-    sys.stdout.flush()
+def _encode_default(obj: Any) -> Any:
+    if isinstance(obj, decimal.Decimal):
+        if obj.is_nan():
+            return math.nan
+        return f"{_RAW_NUMBER}{obj}\x00"
+    raise TypeError(f"Object of type {obj.__class__.__name__} is not JSON serializable")
 
+
+def to_json(obj: Any) -> str:
+    """JSON as AWS's encoder writes it: Decimal verbatim, NaN allowed, UTF-8 from 3.12."""
+    ascii_only = os.environ.get("AWS_EXECUTION_ENV") not in _UNICODE_RUNTIMES
+    text = json.dumps(obj, default=_encode_default, ensure_ascii=ascii_only, allow_nan=True)
+    return _RAW_NUMBER_RE.sub(r"\1", text) if _RAW_NUMBER[1:] in text else text
+
+
+def marshal_response(response: Any) -> bytes:
+    if isinstance(response, bytes):
+        return response
+    try:
+        return to_json(response).encode("utf-8")
+    except Exception as exc:
+        raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+
+
+def unmarshal_request(body: bytes) -> Any:
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except Exception as exc:
+        raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
+
+
+# -- logging (awslambdaric._setup_logging) -------------------------------------
 
 class RequestIdFilter(logging.Filter):
     request_id = ""
+    tenant_id = None
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.aws_request_id = RequestIdFilter.request_id
+        record.tenant_id = RequestIdFilter.tenant_id
         return True
 
 
+class LambdaLoggerHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stdout.write(self.format(record))
+
+
 def configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(RequestIdFilter())
-    formatter = logging.Formatter(
+    logging.Formatter.converter = time.gmtime
+    handler = LambdaLoggerHandler()
+    handler.setFormatter(logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
         "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    handler.terminator = ""
+    ))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
-    root.handlers = [handler]
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "")
-    if level:
-        root.setLevel(level.upper())
+    raw = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    level = {None: "", "TRACE": "DEBUG"}.get(raw, raw or "").upper()
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+    root.addHandler(handler)
 
 
-def invoke(channel: Channel, handler, header: dict, body: bytes) -> None:  # noqa: ANN001
+UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function "
+    "code. However, in rare cases, a Lambda runtime update can cause unexpected function "
+    "behavior. For functions using managed runtimes, runtime updates can be triggered by a "
+    "function change, or can be applied automatically. To determine if the runtime has been "
+    "updated, check the runtime version in the INIT_START log entry. If this error correlates "
+    "with a change in the runtime version, you may be able to mitigate this error by "
+    "temporarily rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+
+# -- the loop ------------------------------------------------------------------
+
+def invoke(channel: Channel, handler: Any, header: dict, body: bytes) -> None:
     request_id = header["request_id"]
     RequestIdFilter.request_id = request_id
-    os.environ["_X_AMZN_TRACE_ID"] = header.get("trace_id", "")
+    RequestIdFilter.tenant_id = header.get("tenant_id")
+    _set_trace_id(header.get("trace_id"))
     try:
-        try:
-            event = json.loads(body) if body else {}
-        except ValueError as exc:
-            raise FaultError("Runtime.UnmarshalError",
-                             f"Unable to unmarshal input: {exc}") from exc
-        result = handler(event, LambdaContext(header))
-        try:
-            payload = json.dumps(result).encode()
-        except (TypeError, ValueError) as exc:
-            raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        context = LambdaContext(header)
+        event = unmarshal_request(body)
+        payload = marshal_response(handler(event, context))
     except FaultError as fault:
-        log_error(fault.error_type, fault.message, fault.trace)
-        _finish(channel, "error", error_document(fault.error_type, fault.message, fault.trace,
-                                                 request_id))
-        return
+        error = make_error(fault.message, fault.error_type, fault.trace, request_id)
     except Exception as exc:
-        trace = _trace(exc)
-        log_error(type(exc).__name__, str(exc), trace)
-        _finish(channel, "error", error_document(type(exc).__name__, str(exc), trace, request_id))
+        error = fault_result(exc, request_id)
+    else:
+        _finish(channel, "response", payload)
         return
-    _finish(channel, "response", payload)
+    log_error(error)
+    _finish(channel, "error", json.dumps(error).encode())
+
+
+def _set_trace_id(trace_id: str | None) -> None:
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
 
 
 def _finish(channel: Channel, kind: str, body: bytes) -> None:
@@ -265,22 +397,28 @@ def _finish(channel: Channel, kind: str, body: bytes) -> None:
     channel.send({"type": kind}, body)
 
 
+def init(channel: Channel) -> Any:
+    """Import the handler; on failure report the init error (as AWS) and exit 1."""
+    try:
+        configure_logging()
+        return load_handler(os.environ["_HANDLER"])
+    except FaultError as fault:
+        error = make_error(fault.message, fault.error_type, fault.trace)
+    except Exception as exc:
+        error = fault_result(exc)
+    logging.warning(UNHANDLED_WARNING)
+    log_error(error)
+    channel.send({"type": "init_error"}, json.dumps(error).encode())
+    sys.exit(1)
+
+
 def main() -> None:
     channel = Channel(int(sys.argv[1]))
-    stream = LogStream(channel)
-    sys.stdout = stream  # type: ignore[assignment]
-    sys.stderr = stream  # type: ignore[assignment]
+    sys.stdout = Unbuffered(sys.stdout)
+    sys.stderr = Unbuffered(sys.stderr)
     sys.path[:0] = [os.environ.get("LAMBDA_TASK_ROOT", "/var/task")]
-    configure_logging()
     started = time.monotonic()
-    try:
-        handler = load_handler(os.environ["_HANDLER"])
-    except FaultError as fault:
-        log_error(fault.error_type, fault.message, fault.trace)
-        sys.stdout.flush()
-        channel.send({"type": "init_error"},
-                     error_document(fault.error_type, fault.message, fault.trace, ""))
-        return
+    handler = init(channel)
     channel.send({"type": "ready", "init_ms": (time.monotonic() - started) * 1000})
     while True:
         try:
