@@ -14,6 +14,7 @@ declares them, so botocore raises the matching exception class.
     ├── ResourceConflictException (409)
     ├── PreconditionFailedException (412)
     ├── RequestTooLargeException (413)
+    ├── RequestEntityTooLargeException (413)  what AWS sends for oversized bodies
     ├── TooManyRequestsException (429)
     ├── UnrecognizedClientException (403)
     ├── InvalidSignatureException (403)
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidSignatureException",
     "LoamError",
     "PreconditionFailedException",
+    "RequestEntityTooLargeException",
     "RequestTooLargeException",
     "ResourceConflictException",
     "ResourceNotFoundException",
@@ -115,6 +117,11 @@ class PreconditionFailedException(_UserError):
 
 class RequestTooLargeException(_UserError):
     code = "RequestTooLargeException"
+    status = 413
+
+
+class RequestEntityTooLargeException(_UserError):
+    code = "RequestEntityTooLargeException"
     status = 413
 
 

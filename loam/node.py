@@ -17,8 +17,10 @@ from pathlib import Path
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
 from loam.control.code import CodeCache
+from loam.control.concurrency import ReservedConcurrency
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
+from loam.invoke.admission import Admission
 from loam.invoke.service import InvokeService
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
@@ -53,9 +55,11 @@ class Node:
             self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
             settings.account_concurrency, on_change=self._function_changed,
         )
+        self.admission = Admission(settings.account_concurrency)
+        self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
-            self.clock, settings.region, settings.account_concurrency,
+            self.clock, settings.region, self.admission,
         )
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,6 +72,7 @@ class Node:
             spec = await asyncio.to_thread(self.runtimes.resolve, identifier)
             log.info("runtime %s", spec.description)
         self.functions.resume_pending()
+        await asyncio.to_thread(self._refresh_reservations)
         self._reaper = asyncio.create_task(self._reap_forever(), name="environment-reaper")
 
     async def stop(self) -> None:
@@ -88,8 +93,16 @@ class Node:
             except Exception:  # supervisor loop: record and keep reaping
                 log.exception("reaping idle environments failed")
 
+    def _refresh_reservations(self) -> None:
+        """Called from control threads after a reservation changes (or a function is deleted)."""
+        self.admission.set_reservations({
+            fn.name: fn.reserved_concurrency
+            for fn in self.functions.all_functions() if fn.reserved_concurrency is not None
+        })
+
     def _function_changed(self, name: str) -> None:
         """Called from control threads: retire the function's idle environments."""
+        self._refresh_reservations()
         if self._loop is not None and not self._loop.is_closed():
             asyncio.run_coroutine_threadsafe(self.pool.retire(name), self._loop)
 
@@ -98,7 +111,8 @@ class Node:
     def code_url(self, digest: str) -> str:
         expires = int(self.clock.time()) + CODE_URL_TTL_S
         signature = self._sign(digest, expires)
-        return f"{self.settings.base_url}/_loam/code/{digest}?Expires={expires}&Signature={signature}"
+        query = f"Expires={expires}&Signature={signature}"
+        return f"{self.settings.base_url}/_loam/code/{digest}?{query}"
 
     def check_code_url(self, digest: str, expires: str, signature: str) -> bool:
         try:

@@ -18,7 +18,7 @@ from loam.api.lambda_ops import OPERATIONS
 from loam.api.model import RouteTable, service_model
 from loam.api.rest_json import error_response, parse_request, serialize_response
 from loam.api.validation import validate
-from loam.errors import LoamError, ValidationException
+from loam.errors import LoamError, RequestEntityTooLargeException, ValidationException
 from loam.node import Node
 from loam.store import StoreError
 
@@ -44,13 +44,6 @@ class NotImplementedOperation(LoamError):
     code = "NotImplementedException"
     status = 501
     error_type = "User"
-
-
-class RequestEntityTooLarge(LoamError):
-    code = "RequestEntityTooLargeException"
-    status = 413
-    error_type = "User"
-    message_key = "message"
 
 
 class LambdaApp:
@@ -102,7 +95,11 @@ class LambdaApp:
             if violations:
                 raise ValidationException.from_violations(violations)
         output = await handler(self.node, params)
-        return serialize_response(op, output)
+        meta = output.pop("ResponseMetadata", None) or {}
+        status, headers, payload = serialize_response(op, output)
+        if meta.get("RequestId"):
+            headers["x-amzn-RequestId"] = meta["RequestId"]
+        return status, headers, payload
 
     def _loam_endpoint(
         self, method: str, path: str, query: dict[str, list[str]]
@@ -147,7 +144,7 @@ async def _read_body(receive: Receive, operation: str) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise RequestEntityTooLarge(
+            raise RequestEntityTooLargeException(
                 f"Request must be smaller than {MAX_BODY} bytes for the {operation} operation"
             )
         chunks.append(chunk)

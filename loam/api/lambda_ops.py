@@ -75,6 +75,7 @@ async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
         "FunctionError": result.function_error,
         "LogResult": result.log_result,
         "ExecutedVersion": result.executed_version,
+        "ResponseMetadata": {"RequestId": result.request_id},
     }
 
 
@@ -88,6 +89,21 @@ def _check_json(payload: bytes) -> None:
         load_json(payload)
 
 
+async def put_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.concurrency.put, p["FunctionName"], p["ReservedConcurrentExecutions"]
+    )
+
+
+async def get_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.concurrency.get, p["FunctionName"])
+
+
+async def delete_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.concurrency.delete, p["FunctionName"])
+    return {}
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateFunction": create_function,
     "GetFunction": get_function,
@@ -98,4 +114,7 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteFunction": delete_function,
     "GetAccountSettings": get_account_settings,
     "Invoke": invoke,
+    "PutFunctionConcurrency": put_function_concurrency,
+    "GetFunctionConcurrency": get_function_concurrency,
+    "DeleteFunctionConcurrency": delete_function_concurrency,
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -102,6 +102,8 @@ class FunctionService:
         }
         if fn.tags:
             out["Tags"] = dict(fn.tags)
+        if fn.reserved_concurrency is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
         return out
 
     def list_functions(self, marker: str | None, max_items: int | None) -> dict[str, Any]:
@@ -118,20 +120,29 @@ class FunctionService:
             out["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
         return out
 
-    def account_settings(self) -> dict[str, Any]:
-        total, count, after = 0, 0, None
+    def all_functions(self) -> Iterator[FunctionState]:
+        after: str | None = None
         while batch := self.store.list_functions(after, 500):
-            for record in batch:
-                total += FunctionState.from_json(record.document).code_size
-            count += len(batch)
+            yield from (FunctionState.from_json(r.document) for r in batch)
             after = batch[-1].name
+
+    def reserved_total(self, excluding: str | None = None) -> int:
+        return sum(fn.reserved_concurrency or 0 for fn in self.all_functions()
+                   if fn.name != excluding)
+
+    def account_settings(self) -> dict[str, Any]:
+        total = count = reserved = 0
+        for fn in self.all_functions():
+            total += fn.code_size
+            count += 1
+            reserved += fn.reserved_concurrency or 0
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80_530_636_800,
                 "CodeSizeUnzipped": UNZIPPED_LIMIT,
                 "CodeSizeZipped": ZIPPED_LIMIT,
                 "ConcurrentExecutions": self.account_concurrency,
-                "UnreservedConcurrentExecutions": self.account_concurrency,
+                "UnreservedConcurrentExecutions": self.account_concurrency - reserved,
             },
             "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
         }

@@ -49,6 +49,7 @@ class FunctionState:
     dead_letter_target: str | None = None
     kms_key_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
     version: str = "$LATEST"
     revision_id: str = ""
     last_modified: str = ""

@@ -26,10 +26,10 @@ from loam.control.functions import FunctionService
 from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
 from loam.errors import (
-    RequestTooLargeException,
+    RequestEntityTooLargeException,
     ResourceConflictException,
-    TooManyRequestsException,
 )
+from loam.invoke.admission import Admission
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
     EnvironmentFailed,
@@ -75,7 +75,7 @@ class InvokeService:
         logs: LogSink,
         clock: Clock,
         region: str,
-        account_concurrency: int,
+        admission: Admission,
     ) -> None:
         self.functions = functions
         self.pool = pool
@@ -84,8 +84,7 @@ class InvokeService:
         self.logs = logs
         self.clock = clock
         self.region = region
-        self.account_concurrency = account_concurrency
-        self._in_flight = 0
+        self.admission = admission
         self._background: set[asyncio.Task[None]] = set()
 
     async def invoke(
@@ -103,16 +102,17 @@ class InvokeService:
         ref = parse_function_name(function_name, qualifier)
         call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
         if len(payload) > SYNC_PAYLOAD_LIMIT:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the Invoke operation"
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
+                "operation"
             )
         if invocation_type == "DryRun":
             return InvokeResult(204)
         if invocation_type == "Event":
             if len(payload) > ASYNC_PAYLOAD_LIMIT:
-                raise RequestTooLargeException(
-                    f"Request must be smaller than {ASYNC_PAYLOAD_LIMIT} bytes for the Event "
-                    "invocation type"
+                raise RequestEntityTooLargeException(
+                    f"{len(payload)} byte payload is too large for the Event invocation type "
+                    f"(limit {ASYNC_PAYLOAD_LIMIT} bytes)"
                 )
             task = asyncio.create_task(self._run_event(fn, call, payload))
             self._background.add(task)
@@ -137,12 +137,7 @@ class InvokeService:
         self, fn: FunctionState, call: _Call, payload: bytes, tail: bool,
         client_context: str | None,
     ) -> InvokeResult:
-        if self._in_flight >= self.account_concurrency:
-            raise TooManyRequestsException(
-                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
-            )
-        self._in_flight += 1
-        try:
+        with self.admission.admit(fn.name):
             spec = await self._spec(fn)
             request = InvocationRequest(
                 request_id=call.request_id,
@@ -151,8 +146,6 @@ class InvokeService:
                 client_context=_decode_client_context(client_context),
             )
             text, outcome_payload, error = await self._execute(fn, spec, request)
-        finally:
-            self._in_flight -= 1
         return InvokeResult(
             status_code=200,
             payload=outcome_payload,
