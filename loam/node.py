@@ -20,6 +20,7 @@ from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
+from loam.control.versions import VersionService
 from loam.invoke.admission import Admission
 from loam.invoke.service import InvokeService
 from loam.runtimes.registry import RuntimeRegistry
@@ -55,6 +56,7 @@ class Node:
             self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
             settings.account_concurrency, on_change=self._function_changed,
         )
+        self.versions = VersionService(self.functions)
         self.admission = Admission(settings.account_concurrency)
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.invoker = InvokeService(

@@ -104,6 +104,16 @@ async def delete_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str
     return {}
 
 
+async def publish_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.versions.publish, p)
+
+
+async def list_versions_by_function(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.versions.list_versions, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
+    )
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateFunction": create_function,
     "GetFunction": get_function,
@@ -117,4 +127,6 @@ OPERATIONS: dict[str, Handler] = {
     "PutFunctionConcurrency": put_function_concurrency,
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,
+    "PublishVersion": publish_version,
+    "ListVersionsByFunction": list_versions_by_function,
 }

@@ -88,7 +88,7 @@ class FunctionService:
         return FunctionState.from_json(record.document)
 
     def configuration(self, fn: FunctionState, listing: bool = False) -> dict[str, Any]:
-        arn = self.arns.function(fn.name)
+        arn = self.arns.function(fn.name, None if fn.version == "$LATEST" else fn.version)
         return fn.to_configuration(arn, self._runtime_version_arn(fn.runtime), listing)
 
     def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
@@ -249,13 +249,14 @@ class FunctionService:
 
     def delete_function(self, function_name: str, qualifier: str | None) -> None:
         ref = parse_function_name(function_name, qualifier)
-        if ref.qualifier not in (None, "$LATEST"):
-            self._load(ref)
         if ref.qualifier == "$LATEST":
             raise InvalidParameterValueException(
                 "$LATEST version cannot be deleted without deleting the function."
             )
-        if not self.store.delete_function(ref.name):
+        if ref.qualifier is not None:
+            self._load(ref)
+            self.store.delete_version(ref.name, ref.qualifier)
+        elif not self.store.delete_function(ref.name):
             raise ResourceNotFoundException(
                 f"Function not found: {self.arns.function(ref.name)}"
             )

@@ -50,6 +50,8 @@ class FunctionState:
     kms_key_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # On $LATEST: the number of the last version published (numbers are never reused).
+    last_published: int = 0
     version: str = "$LATEST"
     revision_id: str = ""
     last_modified: str = ""

@@ -27,6 +27,7 @@ from loam.store.protocol import (
     RecordNotFound,
     RevisionMismatch,
     StoreError,
+    version_order,
 )
 
 __all__ = ["PostgresStore"]
@@ -97,6 +98,19 @@ class PostgresStore:
                 (record.name, record.version),
             ).fetchone()
         raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def list_versions(self, name: str) -> list[FunctionRecord]:
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=class_row(FunctionRecord))
+            rows = cur.execute(_COLUMNS + " WHERE name = %s", (name,)).fetchall()
+        return sorted(rows, key=version_order)
+
+    def delete_version(self, name: str, version: str) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "DELETE FROM functions WHERE name = %s AND version = %s", (name, version)
+            )
+            return cur.rowcount > 0
 
     def delete_function(self, name: str) -> bool:
         with self._connection() as conn:

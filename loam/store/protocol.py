@@ -8,6 +8,8 @@ backend):
   only when the stored revision equals ``expected_revision``;
 - ``list_functions`` returns ``$LATEST`` records ordered by name, strictly
   after ``after`` when given;
+- ``list_versions`` returns every version of one function, ``$LATEST`` first,
+  then published versions in ascending numeric order;
 - driver exceptions never leak: backends raise ``StoreError`` subclasses.
 """
 
@@ -24,6 +26,7 @@ __all__ = [
     "RevisionMismatch",
     "Store",
     "StoreError",
+    "version_order",
 ]
 
 LATEST = "$LATEST"
@@ -70,7 +73,19 @@ class Store(Protocol):
     def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
         """Compare-and-swap on revision; ``RecordNotFound`` / ``RevisionMismatch``."""
 
+    def list_versions(self, name: str) -> list[FunctionRecord]: ...
+
     def delete_function(self, name: str) -> bool:
         """Delete every version of ``name``; ``True`` if anything was deleted."""
 
+    def delete_version(self, name: str, version: str) -> bool:
+        """Delete one version; ``True`` if it existed."""
+
     def close(self) -> None: ...
+
+
+def version_order(record: FunctionRecord) -> tuple[int, int]:
+    """Sort key: ``$LATEST`` first, then published versions by number."""
+    if record.version == LATEST:
+        return (0, 0)
+    return (1, int(record.version)) if record.version.isdigit() else (2, 0)

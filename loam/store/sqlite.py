@@ -13,6 +13,7 @@ from loam.store.protocol import (
     RecordNotFound,
     RevisionMismatch,
     StoreError,
+    version_order,
 )
 
 __all__ = ["SqliteStore"]
@@ -92,6 +93,27 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
         raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def list_versions(self, name: str) -> list[FunctionRecord]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT name, version, revision_id, document FROM functions WHERE name=?",
+                    (name,),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return sorted((FunctionRecord(*row) for row in rows), key=version_order)
+
+    def delete_version(self, name: str, version: str) -> bool:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "DELETE FROM functions WHERE name=? AND version=?", (name, version)
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return cur.rowcount > 0
 
     def delete_function(self, name: str) -> bool:
         try:

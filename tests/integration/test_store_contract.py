@@ -110,6 +110,23 @@ def test_versions_are_distinct_records(store: Store) -> None:
     assert store.get_function("fn") == rec("fn")
 
 
+def test_list_versions_latest_first_then_by_number(store: Store) -> None:
+    for version in ("10", "2", LATEST, "1"):
+        store.create_function(rec("fn", version=version))
+    store.create_function(rec("other", version="3"))
+    assert [r.version for r in store.list_versions("fn")] == [LATEST, "1", "2", "10"]
+    assert store.list_versions("missing") == []
+
+
+def test_delete_version_removes_only_that_version(store: Store) -> None:
+    store.create_function(rec("fn"))
+    store.create_function(rec("fn", version="1"))
+    assert store.delete_version("fn", "1") is True
+    assert store.delete_version("fn", "1") is False
+    assert store.get_function("fn", "1") is None
+    assert store.get_function("fn") == rec("fn")
+
+
 def test_duplicate_create_raises_record_exists(store: Store) -> None:
     store.create_function(rec("fn"))
     with pytest.raises(RecordExists):
