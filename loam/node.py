@@ -16,6 +16,7 @@ from pathlib import Path
 
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
+from loam.control.aliases import AliasService
 from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
 from loam.control.functions import FunctionService
@@ -57,6 +58,7 @@ class Node:
             settings.account_concurrency, on_change=self._function_changed,
         )
         self.versions = VersionService(self.functions)
+        self.aliases = AliasService(self.functions)
         self.admission = Admission(settings.account_concurrency)
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.invoker = InvokeService(

@@ -114,6 +114,31 @@ async def list_versions_by_function(node: Node, p: dict[str, Any]) -> dict[str, 
     )
 
 
+async def create_alias(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.aliases.create, p)
+
+
+async def get_alias(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    alias = await asyncio.to_thread(node.aliases.get, p["FunctionName"], p["Name"])
+    return node.aliases.describe(alias)
+
+
+async def update_alias(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.aliases.update, p)
+
+
+async def delete_alias(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.aliases.delete, p["FunctionName"], p["Name"])
+    return {}
+
+
+async def list_aliases(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.aliases.list_aliases, p["FunctionName"], p.get("FunctionVersion"), p.get("Marker"),
+        p.get("MaxItems"),
+    )
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateFunction": create_function,
     "GetFunction": get_function,
@@ -129,4 +154,9 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteFunctionConcurrency": delete_function_concurrency,
     "PublishVersion": publish_version,
     "ListVersionsByFunction": list_versions_by_function,
+    "CreateAlias": create_alias,
+    "GetAlias": get_alias,
+    "UpdateAlias": update_alias,
+    "DeleteAlias": delete_alias,
+    "ListAliases": list_aliases,
 }

@@ -78,7 +78,7 @@ def _value(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         pattern = meta.get("pattern")
         if pattern and not _matches(pattern, value):
             out.append(head + f"satisfy regular expression pattern: {pattern}")
-    elif kind in ("integer", "long") and isinstance(value, int):
+    elif kind in ("integer", "long", "double", "float") and isinstance(value, (int, float)):
         if "min" in meta and value < meta["min"]:
             out.append(head + f"have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from loam.clock import Clock
 from loam.control.code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeCache, inspect_package
-from loam.control.models import FunctionState, aws_timestamp, new_revision
+from loam.control.models import Alias, FunctionState, aws_timestamp, new_revision
 from loam.control.names import Arns, FunctionRef, parse_function_name
 from loam.control.validation import check_environment, check_limits, check_runtime
 from loam.errors import (
@@ -78,8 +79,29 @@ class FunctionService:
         ref = parse_function_name(function_name, qualifier)
         return self._load(ref)
 
+    def resolve_for_invoke(self, function_name: str, qualifier: str | None,
+                           rng: random.Random) -> FunctionState:
+        """Like ``resolve``, but an alias picks one of its versions by routing weight."""
+        ref = parse_function_name(function_name, qualifier)
+        alias = self._alias(ref)
+        if alias is None:
+            return self._load(ref)
+        return self._load(FunctionRef(ref.name, alias.pick_version(rng)))
+
+    def _alias(self, ref: FunctionRef) -> Alias | None:
+        qualifier = ref.qualifier
+        if qualifier is None or qualifier == "$LATEST" or qualifier.isdigit():
+            return None
+        record = self.store.get_alias(ref.name, qualifier)
+        if record is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(ref.name, qualifier)}"
+            )
+        return Alias.from_record(record)
+
     def _load(self, ref: FunctionRef) -> FunctionState:
-        version = ref.qualifier or "$LATEST"
+        alias = self._alias(ref)
+        version = alias.function_version if alias else ref.qualifier or "$LATEST"
         record = self.store.get_function(ref.name, version)
         if record is None:
             raise ResourceNotFoundException(
@@ -255,12 +277,22 @@ class FunctionService:
             )
         if ref.qualifier is not None:
             self._load(ref)
+            self._check_unreferenced(ref.name, ref.qualifier)
             self.store.delete_version(ref.name, ref.qualifier)
         elif not self.store.delete_function(ref.name):
             raise ResourceNotFoundException(
                 f"Function not found: {self.arns.function(ref.name)}"
             )
         self.on_change(ref.name)
+
+    def _check_unreferenced(self, name: str, version: str) -> None:
+        aliases = [a.name for a in map(Alias.from_record, self.store.list_aliases(name))
+                   if a.function_version == version or version in a.weights]
+        if aliases:
+            raise ResourceConflictException(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(aliases)}]"
+            )
 
     # -- state transitions ---------------------------------------------------
 

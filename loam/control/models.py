@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["FunctionState", "aws_timestamp", "new_revision"]
+from loam.store import AliasRecord
+
+__all__ = ["Alias", "FunctionState", "aws_timestamp", "new_revision"]
 
 
 def aws_timestamp(epoch: float) -> str:
@@ -134,3 +137,31 @@ class FunctionState:
             if value is not None:
                 doc[key] = value
         return doc
+
+
+@dataclass(frozen=True)
+class Alias:
+    function: str
+    name: str
+    function_version: str
+    description: str = ""
+    weights: dict[str, float] = field(default_factory=dict)
+    revision_id: str = ""
+
+    def to_record(self) -> AliasRecord:
+        doc = {"function_version": self.function_version, "description": self.description,
+               "weights": self.weights}
+        return AliasRecord(self.function, self.name, self.revision_id, json.dumps(doc))
+
+    @classmethod
+    def from_record(cls, record: AliasRecord) -> Alias:
+        doc = json.loads(record.document)
+        return cls(record.function, record.name, doc["function_version"],
+                   doc.get("description", ""), doc.get("weights", {}), record.revision_id)
+
+    def pick_version(self, rng: random.Random) -> str:
+        """The version one invocation runs: weighted between the two targets."""
+        for version, weight in self.weights.items():
+            if rng.random() < weight:
+                return version
+        return self.function_version

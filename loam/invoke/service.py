@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 
@@ -85,6 +86,7 @@ class InvokeService:
         self.clock = clock
         self.region = region
         self.admission = admission
+        self._rng = random.Random()
         self._background: set[asyncio.Task[None]] = set()
 
     async def invoke(
@@ -96,7 +98,9 @@ class InvokeService:
         payload: bytes,
         client_context: str | None = None,
     ) -> InvokeResult:
-        fn = await asyncio.to_thread(self.functions.resolve, function_name, qualifier)
+        fn = await asyncio.to_thread(
+            self.functions.resolve_for_invoke, function_name, qualifier, self._rng
+        )
         self._check_invocable(fn)
         # The ARN as the caller named it: a qualifier (version or alias) stays on it.
         ref = parse_function_name(function_name, qualifier)

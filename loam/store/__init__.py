@@ -5,6 +5,7 @@ from __future__ import annotations
 from loam.store.blobs import BlobStore
 from loam.store.factory import open_store
 from loam.store.protocol import (
+    AliasRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -14,6 +15,7 @@ from loam.store.protocol import (
 )
 
 __all__ = [
+    "AliasRecord",
     "BlobStore",
     "FunctionRecord",
     "RecordExists",

@@ -22,6 +22,7 @@ from psycopg.rows import TupleRow, class_row
 
 from loam.store.protocol import (
     LATEST,
+    AliasRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -39,8 +40,16 @@ CREATE TABLE IF NOT EXISTS functions (
     revision_id TEXT NOT NULL,
     document    TEXT NOT NULL,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    function    TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    revision_id TEXT NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (function, name)
 )
 """
+_ALIAS_COLUMNS = "SELECT function, name, revision_id, document FROM aliases"
 _SCHEMA_LOCK = 0x6C6F616D  # serialises CREATE TABLE IF NOT EXISTS, which can race
 _COLUMNS = "SELECT name, version, revision_id, document FROM functions"
 
@@ -115,6 +124,55 @@ class PostgresStore:
     def delete_function(self, name: str) -> bool:
         with self._connection() as conn:
             cur = conn.execute("DELETE FROM functions WHERE name = %s", (name,))
+            conn.execute("DELETE FROM aliases WHERE function = %s", (name,))
+            return cur.rowcount > 0
+
+    def create_alias(self, record: AliasRecord) -> None:
+        with self._connection() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO aliases (function, name, revision_id, document)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (record.function, record.name, record.revision_id, record.document),
+                )
+            except errors.UniqueViolation as exc:
+                raise RecordExists(record.name) from exc
+
+    def get_alias(self, function: str, name: str) -> AliasRecord | None:
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=class_row(AliasRecord))
+            return cur.execute(
+                _ALIAS_COLUMNS + " WHERE function = %s AND name = %s", (function, name)
+            ).fetchone()
+
+    def list_aliases(self, function: str) -> list[AliasRecord]:
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=class_row(AliasRecord))
+            return cur.execute(
+                _ALIAS_COLUMNS + " WHERE function = %s ORDER BY name", (function,)
+            ).fetchall()
+
+    def replace_alias(self, record: AliasRecord, expected_revision: str) -> None:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "UPDATE aliases SET revision_id = %s, document = %s"
+                " WHERE function = %s AND name = %s AND revision_id = %s",
+                (record.revision_id, record.document, record.function, record.name,
+                 expected_revision),
+            )
+            if cur.rowcount == 1:
+                return
+            exists = conn.execute(
+                "SELECT 1 FROM aliases WHERE function = %s AND name = %s",
+                (record.function, record.name),
+            ).fetchone()
+        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def delete_alias(self, function: str, name: str) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "DELETE FROM aliases WHERE function = %s AND name = %s", (function, name)
+            )
             return cur.rowcount > 0
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ backend):
   mutable head;
 - ``replace_function`` is a compare-and-swap on ``revision_id``: it succeeds
   only when the stored revision equals ``expected_revision``;
+- ``delete_function`` also deletes the function's aliases;
 - ``list_functions`` returns ``$LATEST`` records ordered by name, strictly
   after ``after`` when given;
 - ``list_versions`` returns every version of one function, ``$LATEST`` first,
@@ -49,6 +50,16 @@ class RevisionMismatch(StoreError):
 
 
 @dataclass(frozen=True)
+class AliasRecord:
+    """One alias of a function: its name, revision and JSON document (owned by control)."""
+
+    function: str
+    name: str
+    revision_id: str
+    document: str
+
+
+@dataclass(frozen=True)
 class FunctionRecord:
     """One stored function version: its name, revision and JSON document.
 
@@ -80,6 +91,19 @@ class Store(Protocol):
 
     def delete_version(self, name: str, version: str) -> bool:
         """Delete one version; ``True`` if it existed."""
+
+    def create_alias(self, record: AliasRecord) -> None:
+        """Insert; ``RecordExists`` if the function already has an alias of that name."""
+
+    def get_alias(self, function: str, name: str) -> AliasRecord | None: ...
+
+    def list_aliases(self, function: str) -> list[AliasRecord]:
+        """Every alias of ``function``, ordered by name."""
+
+    def replace_alias(self, record: AliasRecord, expected_revision: str) -> None:
+        """Compare-and-swap on revision; ``RecordNotFound`` / ``RevisionMismatch``."""
+
+    def delete_alias(self, function: str, name: str) -> bool: ...
 
     def close(self) -> None: ...
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from loam.store.protocol import (
     LATEST,
+    AliasRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -19,6 +20,13 @@ from loam.store.protocol import (
 __all__ = ["SqliteStore"]
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS aliases (
+    function    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (function, name)
+);
 CREATE TABLE IF NOT EXISTS functions (
     name        TEXT NOT NULL,
     version     TEXT NOT NULL,
@@ -119,9 +127,68 @@ class SqliteStore:
         try:
             with self._lock:
                 cur = self._conn.execute("DELETE FROM functions WHERE name=?", (name,))
+                self._conn.execute("DELETE FROM aliases WHERE function=?", (name,))
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
         return cur.rowcount > 0
+
+    def create_alias(self, record: AliasRecord) -> None:
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT INTO aliases (function, name, revision_id, document) VALUES (?,?,?,?)",
+                    (record.function, record.name, record.revision_id, record.document),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise RecordExists(record.name) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def get_alias(self, function: str, name: str) -> AliasRecord | None:
+        rows = self._aliases("WHERE function=? AND name=?", (function, name))
+        return rows[0] if rows else None
+
+    def list_aliases(self, function: str) -> list[AliasRecord]:
+        return self._aliases("WHERE function=? ORDER BY name", (function,))
+
+    def replace_alias(self, record: AliasRecord, expected_revision: str) -> None:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "UPDATE aliases SET revision_id=?, document=?"
+                    " WHERE function=? AND name=? AND revision_id=?",
+                    (record.revision_id, record.document, record.function, record.name,
+                     expected_revision),
+                )
+                if cur.rowcount == 1:
+                    return
+                exists = self._conn.execute(
+                    "SELECT 1 FROM aliases WHERE function=? AND name=?",
+                    (record.function, record.name),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+
+    def delete_alias(self, function: str, name: str) -> bool:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "DELETE FROM aliases WHERE function=? AND name=?", (function, name)
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return cur.rowcount > 0
+
+    def _aliases(self, where: str, params: tuple[str, ...]) -> list[AliasRecord]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT function, name, revision_id, document FROM aliases " + where, params
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return [AliasRecord(*row) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ import pytest
 from loam.store.postgres import PostgresStore
 from loam.store.protocol import (
     LATEST,
+    AliasRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -125,6 +126,33 @@ def test_delete_version_removes_only_that_version(store: Store) -> None:
     assert store.delete_version("fn", "1") is False
     assert store.get_function("fn", "1") is None
     assert store.get_function("fn") == rec("fn")
+
+
+def alias(function: str, name: str, revision: str = "a1", doc: str = "{}") -> AliasRecord:
+    return AliasRecord(function=function, name=name, revision_id=revision, document=doc)
+
+
+def test_aliases_create_get_list_replace_delete(store: Store) -> None:
+    store.create_function(rec("fn"))
+    store.create_alias(alias("fn", "prod"))
+    store.create_alias(alias("fn", "beta"))
+    store.create_alias(alias("other", "prod"))
+    with pytest.raises(RecordExists):
+        store.create_alias(alias("fn", "prod"))
+    assert store.get_alias("fn", "prod") == alias("fn", "prod")
+    assert store.get_alias("fn", "nope") is None
+    assert [a.name for a in store.list_aliases("fn")] == ["beta", "prod"]
+    store.replace_alias(alias("fn", "prod", "a2", '{"v": 2}'), "a1")
+    with pytest.raises(RevisionMismatch):
+        store.replace_alias(alias("fn", "prod", "a3"), "a1")
+    with pytest.raises(RecordNotFound):
+        store.replace_alias(alias("fn", "gone", "a3"), "a1")
+    assert store.get_alias("fn", "prod") == alias("fn", "prod", "a2", '{"v": 2}')
+    assert store.delete_alias("fn", "beta") is True
+    assert store.delete_alias("fn", "beta") is False
+    store.delete_function("fn")
+    assert store.list_aliases("fn") == []
+    assert store.get_alias("other", "prod") is not None
 
 
 def test_duplicate_create_raises_record_exists(store: Store) -> None:
