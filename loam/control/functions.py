@@ -14,6 +14,7 @@ State transitions live here and only here:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import random
@@ -220,13 +221,16 @@ class FunctionService:
             **_logging_fields(params.get("LoggingConfig", {})),
         )
         try:
+            if params.get("Publish"):
+                fn = fn.evolve(last_published=1)
             self.store.create_function(_record(fn))
         except RecordExists as exc:
             raise ResourceConflictException(
                 f"Function already exist: {ref.name}"
             ) from exc
+        published = self._publish_pending(fn) if params.get("Publish") else None
         self._workers.submit(self._prepare, fn.name)
-        return self.configuration(fn)
+        return self.configuration(published or fn)
 
     def update_code(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("ImageUri"):
@@ -245,7 +249,11 @@ class FunctionService:
         }
         if params.get("Architectures"):
             changes["architectures"] = tuple(params["Architectures"])
-        return self.configuration(self._begin_update(fn, changes))
+        if params.get("Publish"):
+            changes["last_published"] = fn.last_published + 1
+        updated = self._begin_update(fn, changes)
+        published = self._publish_pending(updated) if params.get("Publish") else None
+        return self.configuration(published or updated)
 
     def update_configuration(self, params: dict[str, Any]) -> dict[str, Any]:
         check_limits(params)
@@ -325,6 +333,32 @@ class FunctionService:
         self._workers.submit(self._prepare, fn.name)
         return updated
 
+    def _publish_pending(self, latest: FunctionState) -> FunctionState:
+        """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""
+        version = latest.evolve(version=str(latest.last_published), last_published=0,
+                                reserved_concurrency=None, revision_id=new_revision())
+        self.store.create_function(_record(version))
+        return version
+
+    def _settle_versions(self, latest: FunctionState) -> None:
+        """Give versions published while ``$LATEST`` was being prepared its outcome."""
+        for record in self.store.list_versions(latest.name)[1:]:
+            version = FunctionState.from_json(record.document)
+            if version.code_digest != latest.code_digest or (
+                version.state != "Pending" and version.last_update_status != "InProgress"
+            ):
+                continue
+            settled = version.evolve(
+                state=latest.state, state_reason=latest.state_reason,
+                state_reason_code=latest.state_reason_code,
+                last_update_status=latest.last_update_status,
+                last_update_status_reason=latest.last_update_status_reason,
+                last_update_status_reason_code=latest.last_update_status_reason_code,
+                revision_id=new_revision(),
+            )
+            with contextlib.suppress(RevisionMismatch, RecordNotFound):
+                self.store.replace_function(_record(settled), version.revision_id)
+
     def _swap(self, old: FunctionState, new: FunctionState) -> None:
         try:
             self.store.replace_function(_record(new), old.revision_id)
@@ -369,6 +403,7 @@ class FunctionService:
                 continue
             except RecordNotFound:
                 return
+            self._settle_versions(done)
             self.on_change(name)
             return
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.functional.support import deploy, wait_updated
+from tests.helpers import ROLE, make_zip
 
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 CODE = (
@@ -114,3 +115,25 @@ def test_deleting_the_function_deletes_its_versions(lam: Any, name: str) -> None
         lam.get_function(FunctionName=name, Qualifier="1")
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.list_versions_by_function(FunctionName=name)
+
+
+def test_publish_on_create_and_on_update_code(lam: Any, name: str) -> None:
+    created = lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": make_zip({"index.py": CODE})}, Publish=True,
+        Environment={"Variables": {"TAG": "created"}},
+    )
+    assert created["Version"] == "1"
+    assert created["FunctionArn"] == f"{ACCOUNT_ARN}:{name}:1"
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier="1",
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert _invoke(lam, name, "1")[0] == ["created", "1"]
+    changed = CODE.replace("context.function_version]", "context.function_version, 'new']")
+    updated = lam.update_function_code(FunctionName=name, Publish=True,
+                                       ZipFile=make_zip({"index.py": changed}))
+    assert updated["Version"] == "2"
+    wait_updated(lam, name)
+    assert _invoke(lam, name, "2")[0] == ["created", "2", "new"]
+    assert _invoke(lam, name, "1")[0] == ["created", "1"]
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] \
+        == ["$LATEST", "1", "2"]
