@@ -57,6 +57,7 @@ class Node:
             self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
             settings.account_concurrency, on_change=self._function_changed,
         )
+        self.layers = self.functions.layers
         self.versions = VersionService(self.functions)
         self.aliases = AliasService(self.functions)
         self.admission = Admission(settings.account_concurrency)

@@ -139,6 +139,53 @@ async def list_aliases(node: Node, p: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+async def publish_layer_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    layer = await asyncio.to_thread(node.layers.publish, p)
+    return node.layers.describe(layer, node.code_url(layer.code_digest))
+
+
+async def get_layer_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    layer = await asyncio.to_thread(node.layers.get, p["LayerName"], p["VersionNumber"])
+    return node.layers.describe(layer, node.code_url(layer.code_digest))
+
+
+async def get_layer_version_by_arn(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    layer = await asyncio.to_thread(node.layers.get_by_arn, p["Arn"])
+    return node.layers.describe(layer, node.code_url(layer.code_digest))
+
+
+async def list_layers(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.layers.list_layers, p.get("CompatibleRuntime"), p.get("CompatibleArchitecture"),
+        p.get("Marker"), p.get("MaxItems"),
+    )
+
+
+async def list_layer_versions(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.layers.list_versions, p["LayerName"], p.get("CompatibleRuntime"),
+        p.get("CompatibleArchitecture"), p.get("Marker"), p.get("MaxItems"),
+    )
+
+
+async def delete_layer_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.layers.delete, p["LayerName"], p["VersionNumber"])
+    return {}
+
+
+async def add_layer_version_permission(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.layers.add_permission, p)
+
+
+async def get_layer_version_policy(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.layers.get_policy, p["LayerName"], p["VersionNumber"])
+
+
+async def remove_layer_version_permission(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.layers.remove_permission, p)
+    return {}
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateFunction": create_function,
     "GetFunction": get_function,
@@ -159,4 +206,13 @@ OPERATIONS: dict[str, Handler] = {
     "UpdateAlias": update_alias,
     "DeleteAlias": delete_alias,
     "ListAliases": list_aliases,
+    "PublishLayerVersion": publish_layer_version,
+    "GetLayerVersion": get_layer_version,
+    "GetLayerVersionByArn": get_layer_version_by_arn,
+    "ListLayers": list_layers,
+    "ListLayerVersions": list_layer_versions,
+    "DeleteLayerVersion": delete_layer_version,
+    "AddLayerVersionPermission": add_layer_version_permission,
+    "GetLayerVersionPolicy": get_layer_version_policy,
+    "RemoveLayerVersionPermission": remove_layer_version_permission,
 }

@@ -24,6 +24,7 @@ from typing import Any
 
 from loam.clock import Clock
 from loam.control.code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeCache, inspect_package
+from loam.control.layers import LayerService
 from loam.control.models import Alias, FunctionState, aws_timestamp, new_revision
 from loam.control.names import Arns, FunctionRef, parse_function_name
 from loam.control.validation import check_environment, check_limits, check_runtime
@@ -63,7 +64,9 @@ class FunctionService:
         clock: Clock,
         account_concurrency: int = 1000,
         on_change: Callable[[str], None] = lambda name: None,
+        layers: LayerService | None = None,
     ) -> None:
+        self.layers = layers or LayerService(store, blobs, arns, clock)
         self.store = store
         self.blobs = blobs
         self.code = code
@@ -196,6 +199,7 @@ class FunctionService:
         package = inspect_package(zip_bytes)
         variables = params.get("Environment", {}).get("Variables", {})
         check_environment(variables)
+        layers = self._layers(params.get("Layers", []), package.unzipped_size)
         digest = self.blobs.put(zip_bytes)
         fn = FunctionState(
             name=ref.name,
@@ -213,6 +217,7 @@ class FunctionService:
             ephemeral_storage=params.get("EphemeralStorage", {}).get("Size", 512),
             architectures=tuple(params.get("Architectures", ["x86_64"])),
             tracing_mode=params.get("TracingConfig", {}).get("Mode", "PassThrough"),
+            layers=layers,
             dead_letter_target=params.get("DeadLetterConfig", {}).get("TargetArn"),
             kms_key_arn=params.get("KMSKeyArn"),
             tags=params.get("Tags", {}),
@@ -269,6 +274,8 @@ class FunctionService:
             changes["environment"] = variables
         if "EphemeralStorage" in params:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        if "Layers" in params:
+            changes["layers"] = self._layers(params["Layers"], fn.unzipped_size)
         if "TracingConfig" in params:
             changes["tracing_mode"] = params["TracingConfig"].get("Mode", fn.tracing_mode)
         if "DeadLetterConfig" in params:
@@ -332,6 +339,17 @@ class FunctionService:
         self._swap(fn, updated)
         self._workers.submit(self._prepare, fn.name)
         return updated
+
+    def _layers(self, arns: list[str], code_unzipped: int) -> tuple[tuple[str, str, int, int], ...]:
+        resolved = self.layers.resolve_for_function(arns)
+        total = code_unzipped + sum(layer.unzipped_size for layer in resolved)
+        if total > UNZIPPED_LIMIT:
+            raise InvalidParameterValueException(
+                "Function code combined with layers exceeds the maximum allowed size of "
+                f"{UNZIPPED_LIMIT} bytes. The actual size is {total} bytes."
+            )
+        return tuple((arn, layer.code_digest, layer.code_size, layer.unzipped_size)
+                     for arn, layer in zip(arns, resolved, strict=True))
 
     def _publish_pending(self, latest: FunctionState) -> FunctionState:
         """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""

@@ -55,6 +55,8 @@ class FunctionState:
     reserved_concurrency: int | None = None
     # On $LATEST: the number of the last version published (numbers are never reused).
     last_published: int = 0
+    # Referenced layer versions, in order: (version ARN, blob digest, zipped, unzipped size).
+    layers: tuple[tuple[str, str, int, int], ...] = ()
     version: str = "$LATEST"
     revision_id: str = ""
     last_modified: str = ""
@@ -77,6 +79,7 @@ class FunctionState:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        values["layers"] = tuple(tuple(layer) for layer in values.get("layers", ()))
         return cls(**values)
 
     @property
@@ -108,6 +111,8 @@ class FunctionState:
         }
         if self.environment:
             config["Environment"] = {"Variables": dict(self.environment)}
+        if self.layers:
+            config["Layers"] = [{"Arn": arn, "CodeSize": size} for arn, _, size, _ in self.layers]
         if self.dead_letter_target:
             config["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
         if self.kms_key_arn:

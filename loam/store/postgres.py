@@ -47,6 +47,16 @@ CREATE TABLE IF NOT EXISTS aliases (
     revision_id TEXT NOT NULL,
     document    TEXT NOT NULL,
     PRIMARY KEY (function, name)
+);
+CREATE TABLE IF NOT EXISTS layer_versions (
+    name     TEXT COLLATE "C" NOT NULL,
+    version  BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS layer_counters (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    last BIGINT NOT NULL
 )
 """
 _ALIAS_COLUMNS = "SELECT function, name, revision_id, document FROM aliases"
@@ -174,6 +184,62 @@ class PostgresStore:
                 "DELETE FROM aliases WHERE function = %s AND name = %s", (function, name)
             )
             return cur.rowcount > 0
+
+    def publish_layer_version(self, name: str, document: str) -> int:
+        with self._connection() as conn, conn.transaction():
+            row = conn.execute(
+                "INSERT INTO layer_counters (name, last) VALUES (%s, 1)"
+                " ON CONFLICT (name) DO UPDATE SET last = layer_counters.last + 1"
+                " RETURNING last", (name,),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO layer_versions (name, version, document) VALUES (%s, %s, %s)",
+                (name, row[0], document),
+            )
+        return int(row[0])
+
+    def get_layer_version(self, name: str, version: int) -> str | None:
+        rows = self._layer_rows("WHERE name = %s AND version = %s", (name, version))
+        return rows[0][1] if rows else None
+
+    def list_layer_versions(self, name: str) -> list[tuple[int, str]]:
+        return self._layer_rows("WHERE name = %s ORDER BY version DESC", (name,))
+
+    def list_layer_names(self) -> list[str]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT name FROM layer_versions ORDER BY name"
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def replace_layer_version(self, name: str, version: int, document: str,
+                              expected: str) -> None:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "UPDATE layer_versions SET document = %s WHERE name = %s AND version = %s"
+                " AND document = %s", (document, name, version, expected),
+            )
+            if cur.rowcount == 1:
+                return
+            exists = conn.execute(
+                "SELECT 1 FROM layer_versions WHERE name = %s AND version = %s", (name, version)
+            ).fetchone()
+        raise RevisionMismatch(name) if exists else RecordNotFound(name)
+
+    def delete_layer_version(self, name: str, version: int) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute(
+                "DELETE FROM layer_versions WHERE name = %s AND version = %s", (name, version)
+            )
+            return cur.rowcount > 0
+
+    def _layer_rows(self, where: str, params: tuple[object, ...]) -> list[tuple[int, str]]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT version, document FROM layer_versions " + where, params
+            ).fetchall()
+        return [(int(v), str(d)) for v, d in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -105,6 +105,23 @@ class Store(Protocol):
 
     def delete_alias(self, function: str, name: str) -> bool: ...
 
+    def publish_layer_version(self, name: str, document: str) -> int:
+        """Store the next version of layer ``name``; numbers are never reused."""
+
+    def get_layer_version(self, name: str, version: int) -> str | None: ...
+
+    def list_layer_versions(self, name: str) -> list[tuple[int, str]]:
+        """``(version, document)`` of layer ``name``, newest first."""
+
+    def list_layer_names(self) -> list[str]:
+        """Names of layers with at least one version, ordered."""
+
+    def replace_layer_version(self, name: str, version: int, document: str,
+                              expected: str) -> None:
+        """Compare-and-swap on the whole document; ``RevisionMismatch`` / ``RecordNotFound``."""
+
+    def delete_layer_version(self, name: str, version: int) -> bool: ...
+
     def close(self) -> None: ...
 
 

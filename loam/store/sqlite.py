@@ -20,6 +20,16 @@ from loam.store.protocol import (
 __all__ = ["SqliteStore"]
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS layer_versions (
+    name     TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS layer_counters (
+    name TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS aliases (
     function    TEXT NOT NULL,
     name        TEXT NOT NULL,
@@ -189,6 +199,82 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
         return [AliasRecord(*row) for row in rows]
+
+    def publish_layer_version(self, name: str, document: str) -> int:
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    (version,) = self._conn.execute(
+                        "INSERT INTO layer_counters (name, last) VALUES (?, 1)"
+                        " ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last",
+                        (name,),
+                    ).fetchone()
+                    self._conn.execute(
+                        "INSERT INTO layer_versions (name, version, document) VALUES (?,?,?)",
+                        (name, version, document),
+                    )
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return int(version)
+
+    def get_layer_version(self, name: str, version: int) -> str | None:
+        rows = self._layer_rows("WHERE name=? AND version=?", (name, version))
+        return rows[0][1] if rows else None
+
+    def list_layer_versions(self, name: str) -> list[tuple[int, str]]:
+        return self._layer_rows("WHERE name=? ORDER BY version DESC", (name,))
+
+    def list_layer_names(self) -> list[str]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT DISTINCT name FROM layer_versions ORDER BY name"
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return [row[0] for row in rows]
+
+    def replace_layer_version(self, name: str, version: int, document: str,
+                              expected: str) -> None:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "UPDATE layer_versions SET document=? WHERE name=? AND version=?"
+                    " AND document=?", (document, name, version, expected),
+                )
+                if cur.rowcount == 1:
+                    return
+                exists = self._conn.execute(
+                    "SELECT 1 FROM layer_versions WHERE name=? AND version=?", (name, version)
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        raise RevisionMismatch(name) if exists else RecordNotFound(name)
+
+    def delete_layer_version(self, name: str, version: int) -> bool:
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    "DELETE FROM layer_versions WHERE name=? AND version=?", (name, version)
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return cur.rowcount > 0
+
+    def _layer_rows(self, where: str, params: tuple[object, ...]) -> list[tuple[int, str]]:
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT version, document FROM layer_versions " + where, params
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return [(int(v), d) for v, d in rows]
 
     def close(self) -> None:
         with self._lock:

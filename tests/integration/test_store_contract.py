@@ -155,6 +155,29 @@ def test_aliases_create_get_list_replace_delete(store: Store) -> None:
     assert store.get_alias("other", "prod") is not None
 
 
+def test_layer_versions_number_from_one_and_never_reuse(store: Store) -> None:
+    assert store.publish_layer_version("lib", '{"n": 1}') == 1
+    assert store.publish_layer_version("lib", '{"n": 2}') == 2
+    assert store.publish_layer_version("other", "{}") == 1
+    assert store.delete_layer_version("lib", 2) is True
+    assert store.delete_layer_version("lib", 2) is False
+    assert store.publish_layer_version("lib", '{"n": 3}') == 3
+    assert store.list_layer_versions("lib") == [(3, '{"n": 3}'), (1, '{"n": 1}')]
+    assert store.get_layer_version("lib", 1) == '{"n": 1}'
+    assert store.get_layer_version("lib", 2) is None
+    assert store.list_layer_names() == ["lib", "other"]
+
+
+def test_layer_version_compare_and_swap(store: Store) -> None:
+    version = store.publish_layer_version("lib", "a")
+    store.replace_layer_version("lib", version, "b", expected="a")
+    with pytest.raises(RevisionMismatch):
+        store.replace_layer_version("lib", version, "c", expected="a")
+    with pytest.raises(RecordNotFound):
+        store.replace_layer_version("lib", 99, "c", expected="a")
+    assert store.get_layer_version("lib", version) == "b"
+
+
 def test_duplicate_create_raises_record_exists(store: Store) -> None:
     store.create_function(rec("fn"))
     with pytest.raises(RecordExists):
