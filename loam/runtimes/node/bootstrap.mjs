@@ -1,0 +1,202 @@
+// The Node.js runtime inside an execution environment (mounted at /var/runtime).
+//
+// Speaks loam's framed protocol over the inherited channel socket (argv[2] is
+// its fd): each frame is two big-endian uint32 lengths (header, body), a JSON
+// header and a raw body. Frames sent: ready, init_error, log, response, error;
+// received: invoke. Handlers, the context object, log lines and error
+// documents follow AWS's Node.js runtime. Node's standard library only.
+
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import util from "node:util";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+
+const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || "/var/task";
+const channel = new net.Socket({ fd: Number(process.argv[2]), readable: true, writable: true });
+
+function send(type, body = Buffer.alloc(0), extra = {}) {
+  const head = Buffer.from(JSON.stringify({ type, ...extra }));
+  const prefix = Buffer.alloc(8);
+  prefix.writeUInt32BE(head.length, 0);
+  prefix.writeUInt32BE(body.length, 4);
+  channel.write(Buffer.concat([prefix, head, body]));
+}
+
+// -- logging, as AWS's Node.js runtime writes it --------------------------------
+let currentRequestId = undefined;
+
+function logLine(level, args) {
+  const message = util.format(...args).replace(/\n/g, "\r");
+  const id = currentRequestId ?? "undefined";
+  send("log", Buffer.from(`${new Date().toISOString()}\t${id}\t${level}\t${message}\n`));
+}
+
+console.log = (...args) => logLine("INFO", args);
+console.info = (...args) => logLine("INFO", args);
+console.warn = (...args) => logLine("WARN", args);
+console.error = (...args) => logLine("ERROR", args);
+console.debug = (...args) => logLine("DEBUG", args);
+console.trace = (...args) => logLine("TRACE", args);
+
+// -- errors ---------------------------------------------------------------------
+class RuntimeError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+function errorDocument(err) {
+  if (err instanceof Error) {
+    const trace = (err.stack || "").split("\n").filter((line) => line.length > 0);
+    return { errorType: err.name || "Error", errorMessage: err.message, trace };
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+// -- handler loading --------------------------------------------------------------
+async function loadModule(modulePath) {
+  for (const ext of [".js", ".mjs", ".cjs"]) {
+    const file = path.resolve(TASK_ROOT, modulePath + ext);
+    if (!fs.existsSync(file)) continue;
+    if (ext === ".js" || ext === ".cjs") {
+      try {
+        return createRequire(file)(file);
+      } catch (err) {
+        if (err && err.code === "ERR_REQUIRE_ESM") return await import(pathToFileURL(file).href);
+        throw err;
+      }
+    }
+    return await import(pathToFileURL(file).href);
+  }
+  throw new RuntimeError("Runtime.ImportModuleError",
+    `Error: Cannot find module '${modulePath}'\nRequire stack:\n- /var/runtime/index.mjs`);
+}
+
+async function loadHandler(handler) {
+  const match = /^([^.]*)\.(.*)$/.exec(path.basename(handler));
+  if (!match) throw new RuntimeError("Runtime.MalformedHandlerName", "Bad handler");
+  const modulePath = path.join(path.dirname(handler), match[1]);
+  let module;
+  try {
+    module = await loadModule(modulePath);
+  } catch (err) {
+    if (err instanceof RuntimeError) throw err;
+    if (err instanceof SyntaxError) {
+      throw new RuntimeError("Runtime.UserCodeSyntaxError", `${err.name}: ${err.message}`);
+    }
+    throw err;
+  }
+  let fn = module;
+  for (const key of match[2].split(".")) fn = fn?.[key] ?? fn?.default?.[key];
+  if (typeof fn !== "function") {
+    throw new RuntimeError("Runtime.HandlerNotFound",
+      `${path.basename(handler)} is undefined or not exported`);
+  }
+  return fn;
+}
+
+// -- invocations ------------------------------------------------------------------
+function makeContext(header, finish) {
+  const env = process.env;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: header.invoked_function_arn,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: header.request_id,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: header.cognito_identity || undefined,
+    clientContext: header.client_context ? JSON.parse(header.client_context) : undefined,
+    getRemainingTimeInMillis: () => Math.max(0, header.deadline_ms - Date.now()),
+    done: (err, result) => finish(err, result),
+    succeed: (result) => finish(null, result),
+    fail: (err) => finish(err ?? "handled", undefined),
+  };
+}
+
+async function invoke(handler, header, body) {
+  currentRequestId = header.request_id;
+  let settled = false;
+  const finish = (err, result) => {
+    if (settled) return;
+    settled = true;
+    if (err !== null && err !== undefined) {
+      const doc = errorDocument(err);
+      logLine("ERROR", [`Invoke Error \t${JSON.stringify(doc)}`]);
+      send("error", Buffer.from(JSON.stringify(doc)));
+      return;
+    }
+    let payload;
+    try {
+      payload = JSON.stringify(result === undefined ? null : result);
+    } catch (e) {
+      send("error", Buffer.from(JSON.stringify(errorDocument(
+        new RuntimeError("Runtime.MarshalError", `Unable to stringify response body`)))));
+      return;
+    }
+    send("response", Buffer.from(payload));
+  };
+  let event;
+  try {
+    event = body.length ? JSON.parse(body.toString("utf8")) : {};
+  } catch (err) {
+    finish(new RuntimeError("Runtime.UnmarshalError", `Unable to parse input as JSON: ${err.message}`));
+    return;
+  }
+  const context = makeContext(header, finish);
+  try {
+    const result = handler.length >= 3
+      ? handler(event, context, (err, res) => finish(err, res))
+      : handler(event, context);
+    if (result && typeof result.then === "function") {
+      result.then((value) => finish(null, value), (err) => finish(err ?? "undefined", undefined));
+    } else if (handler.length < 3) {
+      finish(null, result);
+    }
+  } catch (err) {
+    finish(err, undefined);
+  }
+}
+
+// -- the frame reader and main loop ---------------------------------------------
+let buffer = Buffer.alloc(0);
+let handlerFn = null;
+const queue = [];
+
+channel.on("data", (chunk) => {
+  buffer = Buffer.concat([buffer, chunk]);
+  while (buffer.length >= 8) {
+    const headLen = buffer.readUInt32BE(0);
+    const bodyLen = buffer.readUInt32BE(4);
+    if (buffer.length < 8 + headLen + bodyLen) break;
+    const header = JSON.parse(buffer.subarray(8, 8 + headLen).toString("utf8"));
+    const body = buffer.subarray(8 + headLen, 8 + headLen + bodyLen);
+    buffer = buffer.subarray(8 + headLen + bodyLen);
+    if (header.type === "invoke") {
+      if (handlerFn) invoke(handlerFn, header, Buffer.from(body));
+      else queue.push([header, Buffer.from(body)]);
+    }
+  }
+});
+channel.on("end", () => process.exit(0));
+channel.on("error", () => process.exit(0));
+
+process.on("unhandledRejection", (reason) => {
+  logLine("ERROR", [`Unhandled Promise Rejection \t${JSON.stringify(errorDocument(reason))}`]);
+});
+
+const started = process.hrtime.bigint();
+try {
+  handlerFn = await loadHandler(process.env._HANDLER || "");
+  send("ready", Buffer.alloc(0), { init_ms: Number(process.hrtime.bigint() - started) / 1e6 });
+  for (const [header, body] of queue.splice(0)) invoke(handlerFn, header, body);
+} catch (err) {
+  const doc = errorDocument(err);
+  logLine("ERROR", [`Uncaught Exception \t${JSON.stringify(doc)}`]);
+  send("init_error", Buffer.from(JSON.stringify(doc)));
+}
