@@ -10,6 +10,7 @@ temporary directory and renamed into place, so it is complete or absent.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -98,6 +99,40 @@ class CodeCache:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
         return target
+
+    def ensure_layers(self, digests: tuple[str, ...]) -> Path | None:
+        """The merged ``/opt`` of these layers, in order (later layers win), or None.
+
+        Built once per sequence of digests next to the unpacked packages, from
+        hard links to them, so it costs directory entries, not copies.
+        """
+        if not digests:
+            return None
+        name = "opt-" + hashlib.sha256(":".join(digests).encode()).hexdigest()
+        target = self.root / name
+        if target.is_dir():
+            return target
+        layers = [self.ensure(digest) for digest in digests]
+        with self._lock:
+            if target.is_dir():
+                return target
+            staging = Path(tempfile.mkdtemp(dir=self.root, prefix=_STAGING))
+            try:
+                for layer in layers:
+                    shutil.copytree(layer, staging, symlinks=True, dirs_exist_ok=True,
+                                    copy_function=_link_over)
+                os.chmod(staging, 0o755)
+                os.replace(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return target
+
+
+def _link_over(src: str, dst: str) -> None:
+    if os.path.lexists(dst):
+        os.unlink(dst)
+    os.link(src, dst)
 
 
 def _unpack(data: bytes, dest: Path) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,21 @@ def test_function_state_round_trips_and_renders_aws_shape() -> None:
     assert config["State"] == "Pending"
     assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/f"}
     assert "State" not in fn.to_configuration("arn", None, listing=True)
+
+
+def test_layers_merge_in_order_later_layers_win(tmp_path: Path) -> None:
+    from loam.control.code import CodeCache
+    from loam.store.blobs import BlobStore
+
+    blobs = BlobStore(tmp_path / "blobs")
+    first = blobs.put(_zip({"python/a.py": b"first", "bin/tool": b"one"}))
+    second = blobs.put(_zip({"python/a.py": b"second", "lib/x.so": b"lib"}))
+    cache = CodeCache(blobs, tmp_path / "code")
+    assert cache.ensure_layers(()) is None
+    merged = cache.ensure_layers((first, second))
+    assert merged is not None
+    assert (merged / "python" / "a.py").read_bytes() == b"second"
+    assert (merged / "bin" / "tool").read_bytes() == b"one"
+    assert (merged / "lib" / "x.so").read_bytes() == b"lib"
+    assert (cache.ensure(first) / "python" / "a.py").read_bytes() == b"first"
+    assert cache.ensure_layers((first, second)) == merged
