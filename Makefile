@@ -25,5 +25,7 @@ format:
 	.venv/bin/ruff format loam tests
 	.venv/bin/ruff check --fix loam tests
 
+# Every benchmark; each rewrites its own section of docs/performance.md.
 bench: setup-dev
 	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.warm

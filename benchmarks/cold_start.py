@@ -2,26 +2,27 @@
 
 Baseline, measured in the same run: starting a bare interpreter
 (``python3 -c pass``), the cost every fresh-interpreter cold start pays.
-Writes the medians to ``docs/performance.md``.
+Writes the medians to the ``cold`` section of ``docs/performance.md``.
 """
 
 from __future__ import annotations
 
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.report import machine_line, write_section
 from tests.helpers import client, create_function, running_server
 
 ROUNDS = 15
 WARM_ROUNDS = 200
-OUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-HANDLER = "def handler(event, context):\n    return event\n"
+HANDLER = ("import time\n\ndef handler(event, context):\n"
+           "    time.sleep(event.get('sleep', 0))\n    return event\n")
 
 
 def _interpreter_start() -> list[float]:
@@ -39,32 +40,53 @@ def _invoke_ms(lam: object, name: str) -> float:
     return (time.perf_counter() - t) * 1000
 
 
+def _cold_rounds(lam: object, name: str) -> tuple[list[float], list[float]]:
+    """Per round (a new configuration, so no environment can be reused): the first
+    invoke (a new environment, Init), then a second one while the first
+    environment is busy (a second new environment of an initialised version)."""
+    first, second = [], []
+    for i in range(ROUNDS):
+        lam.update_function_configuration(  # type: ignore[attr-defined]
+            FunctionName=name, Environment={"Variables": {"ROUND": str(i)}})
+        lam.get_waiter("function_updated_v2").wait(  # type: ignore[attr-defined]
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        first.append(_invoke_ms(lam, name))
+        with ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(lam.invoke, FunctionName=name,  # type: ignore[attr-defined]
+                               Payload=b'{"sleep": 1.5}')
+            time.sleep(0.3)
+            second.append(_invoke_ms(lam, name))
+            busy.result()
+    return first, second
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data") as server:
-        lam = client(server)
-        name = f"bench-{uuid.uuid4().hex[:8]}"
-        create_function(lam, name, {"index.py": HANDLER})
-        cold = []
-        for i in range(ROUNDS):
-            lam.update_function_configuration(FunctionName=name,
-                                              Environment={"Variables": {"ROUND": str(i)}})
-            lam.get_waiter("function_updated_v2").wait(
-                FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-            cold.append(_invoke_ms(lam, name))
-        warm = [_invoke_ms(lam, name) for _ in range(WARM_ROUNDS)]
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_server(Path(tmp) / "fresh", extra_env={"LOAM_TEMPLATES": "0"}) as server:
+            lam = client(server)
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            create_function(lam, name, {"index.py": HANDLER})
+            cold, cold_second = _cold_rounds(lam, name)
+            warm = [_invoke_ms(lam, name) for _ in range(WARM_ROUNDS)]
+        with running_server(Path(tmp) / "templates", extra_env={"LOAM_TEMPLATES": "1"}) as server:
+            lam = client(server)
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            create_function(lam, name, {"index.py": HANDLER})
+            tpl_first, tpl_second = _cold_rounds(lam, name)
     baseline = _interpreter_start()
     rows = {
         "bare interpreter start (baseline)": baseline,
         "cold invoke, end to end (boto3 → response)": cold,
+        "cold invoke, 2nd concurrent environment, fresh": cold_second,
+        "cold invoke, 1st environment, with templates (template + fork)": tpl_first,
+        "cold invoke, 2nd concurrent environment, forked from the template": tpl_second,
         "warm invoke, end to end (boto3 → response)": warm,
     }
     lines = [
-        "# Performance",
+        "## Cold start",
         "",
-        f"Measured by `make bench` (`benchmarks/cold_start.py`) on {platform.node()}: "
-        f"{platform.machine()}, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}. Shared, noisy 2-core machine: "
-        "medians and ratios only.",
+        f"Measured by `make bench` (`benchmarks/cold_start.py`) on {machine_line()}. "
+        "Shared, noisy 2-core machine: medians and ratios only.",
         "",
         "A cold invoke builds a new execution environment (cgroup, ext4 `/tmp`, namespaces, "
         "jail, fresh interpreter, Init) and runs the handler; a warm invoke reuses one. "
@@ -80,7 +102,7 @@ def main() -> None:
                      f"{len(samples)} |")
     ratio = statistics.median(cold) / statistics.median(baseline)
     lines += ["", f"Cold invoke / bare interpreter start: {ratio:.1f}×.", ""]
-    OUT.write_text("\n".join(lines))
+    write_section("cold", "\n".join(lines))
     print("\n".join(lines))
 
 

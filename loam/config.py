@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "templates_enabled"]
 
 DEFAULT_PORT = 9070
 
@@ -31,6 +31,9 @@ class Settings:
     runtime_registry: Path | None = None
     # Public base URL used in Code.Location; derived from host/port if empty.
     public_url: str = ""
+    # Fork new environments of an initialised version from a template (LOAM_TEMPLATES=1;
+    # off by default until the sandbox tests accept forked environments).
+    templates: bool = field(default_factory=lambda: templates_enabled())
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +49,7 @@ class Settings:
             "keep_alive_seconds": float(_env("KEEP_ALIVE_SECONDS", "300")),
             "max_idle_environments": int(_env("MAX_IDLE_ENVIRONMENTS", "64")),
             "public_url": _env("PUBLIC_URL", ""),
+            "templates": templates_enabled(),
         }
         registry = _env("RUNTIME_REGISTRY", "")
         if registry:
@@ -62,3 +66,8 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+def templates_enabled() -> bool:
+    """``LOAM_TEMPLATES``: fork environments from per-version templates (default off)."""
+    return _env("TEMPLATES", "0").strip().lower() not in ("0", "false", "no", "off", "")

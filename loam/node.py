@@ -36,6 +36,7 @@ log = logging.getLogger("loam")
 
 REAP_INTERVAL_S = 5.0
 CODE_URL_TTL_S = 600
+SHARED_STORE_CACHE_TTL_S = 1.0
 
 
 class Node:
@@ -56,6 +57,7 @@ class Node:
         self.functions = FunctionService(
             self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
             settings.account_concurrency, on_change=self._function_changed,
+            cache_ttl=_cache_ttl(settings.database_url),
         )
         self.layers = self.functions.layers
         self.versions = VersionService(self.functions)
@@ -129,6 +131,16 @@ class Node:
 
     def _sign(self, digest: str, expires: int) -> str:
         return hmac.new(self._secret, f"{digest}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _cache_ttl(database_url: str) -> float | None:
+    """How long this node trusts its function cache without a write of its own.
+
+    SQLite belongs to one node, which sees every write: forever. A shared
+    PostgreSQL may be written by other nodes: a write there shows within
+    ``SHARED_STORE_CACHE_TTL_S`` (until a change feed calls ``invalidate()``).
+    """
+    return None if database_url in ("", "sqlite") else SHARED_STORE_CACHE_TTL_S
 
 
 def _load_secret(path: Path) -> bytes:

@@ -58,7 +58,6 @@ class LambdaApp:
             return
         if scope["type"] != "http":
             return
-        request_id = str(uuid.uuid4())
         try:
             status, headers, payload = await self._handle(scope, receive)
         except LoamError as exc:
@@ -69,12 +68,14 @@ class LambdaApp:
         except Exception:  # the boundary: log it, never leak it
             log.exception("unhandled error")
             status, headers, payload = error_response(LoamError("An internal error occurred."))
-        headers.setdefault("x-amzn-RequestId", request_id)
+        if "x-amzn-RequestId" not in headers:  # Invoke's is its invocation's
+            headers["x-amzn-RequestId"] = str(uuid.uuid4())
         await _respond(send, status, headers, payload)
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, str], bytes]:
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        raw_query: bytes = scope.get("query_string", b"")
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method: str = scope["method"]
         if path.startswith("/_loam/"):
             await _read_body(receive, "loam")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import unquote
 
 import botocore.session
@@ -17,6 +17,7 @@ from botocore.model import OperationModel, ServiceModel
 
 __all__ = ["Route", "RouteTable", "service_model"]
 
+MATCH_CACHE_SIZE = 4096
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
 
@@ -77,14 +78,24 @@ class RouteTable:
         names = operations if operations is not None else set(model.operation_names)
         routes = [_compile(model.operation_model(n)) for n in sorted(names)]
         self.routes = sorted(routes, key=lambda r: -r.literal_length)
+        # Matching walks every route's pattern; a hot path (one function's
+        # Invoke) repeats the same request line, so its answer is remembered.
+        self._cached = lru_cache(maxsize=MATCH_CACHE_SIZE)(self._match)
 
     def match(
         self, method: str, raw_path: str, query: dict[str, str]
     ) -> tuple[OperationModel, dict[str, str]] | None:
+        found = self._cached(method, raw_path, tuple(sorted(query.items())))
+        return None if found is None else (found[0], dict(found[1]))
+
+    def _match(
+        self, method: str, raw_path: str, query: tuple[tuple[str, str], ...]
+    ) -> tuple[OperationModel, tuple[tuple[str, str], ...]] | None:
+        flat = dict(query)
         for route in self.routes:
-            params = route.match(method, raw_path, query)
+            params = route.match(method, raw_path, flat)
             if params is not None:
-                return route.operation, params
+                return route.operation, tuple(params.items())
         return None
 
     def path_exists(self, raw_path: str) -> bool:

@@ -52,6 +52,7 @@ SYNC_PAYLOAD_LIMIT = 6_291_456
 RESPONSE_PAYLOAD_LIMIT = 6_291_556
 ASYNC_PAYLOAD_LIMIT = 262_144
 TAIL_BYTES = 4096
+SPEC_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class InvokeService:
         self.region = region
         self.admission = admission
         self._rng = random.Random()
+        # (name, version) → the FunctionState a spec was built from, and the spec.
+        self._specs: dict[tuple[str, str], tuple[FunctionState, EnvironmentSpec]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     async def invoke(
@@ -98,9 +101,7 @@ class InvokeService:
         payload: bytes,
         client_context: str | None = None,
     ) -> InvokeResult:
-        fn = await asyncio.to_thread(
-            self.functions.resolve_for_invoke, function_name, qualifier, self._rng
-        )
+        fn = await self._resolve(function_name, qualifier)
         self._check_invocable(fn)
         # The ARN as the caller named it: a qualifier (version or alias) stays on it.
         ref = parse_function_name(function_name, qualifier)
@@ -124,6 +125,15 @@ class InvokeService:
             return InvokeResult(202, request_id=call.request_id)
         return await self._run(fn, call, payload, log_type == "Tail", client_context)
 
+    async def _resolve(self, function_name: str, qualifier: str | None) -> FunctionState:
+        """From the function cache when it can (no thread, no store), else from the store."""
+        fn = self.functions.resolve_cached(function_name, qualifier, self._rng)
+        if fn is None:
+            fn = await asyncio.to_thread(
+                self.functions.resolve_for_invoke, function_name, qualifier, self._rng
+            )
+        return fn
+
     def _check_invocable(self, fn: FunctionState) -> None:
         if fn.state != "Active":
             raise ResourceConflictException(
@@ -142,7 +152,7 @@ class InvokeService:
         client_context: str | None,
     ) -> InvokeResult:
         with self.admission.admit(fn.name):
-            spec = await self._spec(fn)
+            spec = await self._cached_spec(fn)
             request = InvocationRequest(
                 request_id=call.request_id,
                 payload=payload,
@@ -159,9 +169,27 @@ class InvokeService:
             request_id=call.request_id,
         )
 
+    async def _cached_spec(self, fn: FunctionState) -> EnvironmentSpec:
+        """``_spec(fn)``, built once per resolved FunctionState.
+
+        The function cache hands out the same object until the function
+        changes, so identity is the test; a changed function is a new object.
+        """
+        key = (fn.name, fn.version)
+        cached = self._specs.get(key)
+        if cached is not None and cached[0] is fn:
+            return cached[1]
+        spec = await self._spec(fn)
+        if len(self._specs) >= SPEC_CACHE_LIMIT:
+            self._specs.clear()
+        self._specs[key] = (fn, spec)
+        return spec
+
     async def _spec(self, fn: FunctionState) -> EnvironmentSpec:
         code_dir = await asyncio.to_thread(self.code.ensure, fn.code_digest)
         runtime = await asyncio.to_thread(self.runtimes.resolve, fn.runtime)
+        layer_digests = tuple(digest for _, digest, _, _ in fn.layers)
+        opt_dir = await asyncio.to_thread(self.code.ensure_layers, layer_digests)
         return EnvironmentSpec(
             function_name=fn.name,
             version=fn.version,
@@ -175,7 +203,8 @@ class InvokeService:
             log_group=fn.effective_log_group,
             region=self.region,
             architecture=fn.architectures[0],
-            key=f"{fn.name}:{fn.version}:{fn.code_digest}:{_config_key(fn)}",
+            key=f"{fn.name}:{fn.version}:{fn.code_digest}:{_config_key(fn)}:{layer_digests}",
+            opt_dir=opt_dir,
         )
 
     async def _execute(
@@ -261,6 +290,7 @@ class InvokeService:
             memory_size_mb=fn.memory_size,
             max_memory_used_mb=outcome.max_memory_mb,
             init_duration_ms=outcome.init_ms,
+            restore_duration_ms=outcome.restore_ms,
             status=status,
             error_type=outcome.error_type if status == "error" else None,
             max_billed_ms=fn.timeout * 1000,

@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loam.runtimes.registry import RuntimeSpec, python_bootstrap_dir
+from loam.runtimes.registry import RuntimeSpec
 from loam.sandbox.cgroups import EnvironmentCgroup
 from loam.sandbox.channel import FrameChannel
 from loam.sandbox.host import HostCapabilities
@@ -68,6 +68,8 @@ class EnvironmentSpec:
     region: str
     architecture: str = "x86_64"
     key: str = ""
+    # The function's layers merged in order, mounted read-only at /opt.
+    opt_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class InvocationOutcome:
     max_memory_mb: int
     logs: list[str] = field(default_factory=list)
     init_ms: float | None = None
+    # Set instead of init_ms by an environment forked from a template (its first invocation).
+    restore_ms: float | None = None
     # The response's size in bytes, also when it was too large to be kept.
     response_bytes: int = 0
 
@@ -116,7 +120,13 @@ class ExecutionEnvironment:
         self._output: asyncio.ReadTransport | None = None
         self._partial = b""  # output after the last newline, not yet logged
         self._init_ms: float | None = None
+        self._restore_ms: float | None = None
         self._init_error: bytes | None = None
+        # A template (see template.py): descriptors its runtime also inherits, and its
+        # first frame; templates run Init uncapped and serve no invocation.
+        self._template = False
+        self._extra_fds: list[int] = []
+        self.ready: dict[str, object] = {}
         # Read end of the pipe the environment's init reports the runtime's end on.
         self._status_fd: int | None = None
         self._exit_status: str | None = None
@@ -141,7 +151,7 @@ class ExecutionEnvironment:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output_w,
                 stderr=output_w,
-                pass_fds=(child_sock.fileno(), status_w),
+                pass_fds=(child_sock.fileno(), status_w, *self._extra_fds),
                 start_new_session=True,
             )
         except BaseException:
@@ -165,7 +175,9 @@ class ExecutionEnvironment:
         self._init_ms = (time.monotonic() - started) * 1000
         await self._settle_output()
         self._collecting.clear()
-        self.cgroup.limit_cpu(self.spec.memory_mb)
+        self.ready = header
+        if not self._template:
+            self.cgroup.limit_cpu(self.spec.memory_mb)
         if header.get("type") == "init_error":
             self._init_error = body
         elif header.get("type") != "ready":
@@ -241,6 +253,7 @@ class ExecutionEnvironment:
         """Run one invocation. Callers destroy the environment unless status is success/error."""
         assert self._channel is not None and self.destroyed is None
         init_ms, self._init_ms = self._init_ms, None
+        restore_ms, self._restore_ms = self._restore_ms, None
         self._collecting.set()
         self.invocations += 1
         timeout = self.spec.timeout_s
@@ -288,6 +301,7 @@ class ExecutionEnvironment:
             max_memory_mb=self.max_memory_mb(),
             logs=self._logs.take(),
             init_ms=init_ms,
+            restore_ms=restore_ms,
             response_bytes=size,
         )
 
@@ -387,16 +401,7 @@ class ExecutionEnvironment:
         if not self.host.sized_tmp:
             return None
         image = self.workdir / "tmp.img"
-        with open(image, "wb") as fh:
-            fh.truncate(tmp_image_mb(self.spec.ephemeral_mb) * 1024 * 1024)
-        proc = await asyncio.create_subprocess_exec(
-            str(self.host.mkfs_ext4), "-q", "-F", "-m", "0", "-O", "^has_journal",
-            "-E", f"root_owner={self.uid}:{self.uid}", str(image),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise EnvironmentFailed(f"cannot format /tmp disk: {err.decode().strip()}")
+        await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
         return str(image)
 
     def _command(self, channel_fd: int, status_fd: int, tmp_image: str | None) -> list[str]:
@@ -404,7 +409,15 @@ class ExecutionEnvironment:
         interpreter = str(spec.runtime.interpreter)
         binds = [[str(p), str(p)] for p in spec.runtime.mounts]
         binds.append([str(spec.code_dir), "/var/task"])
-        binds.append([str(python_bootstrap_dir()), "/var/runtime"])
+        binds.append([str(spec.runtime.runtime_dir), "/var/runtime"])
+        if spec.opt_dir is not None:
+            binds.append([str(spec.opt_dir), "/opt"])
+        init_python = interpreter
+        if spec.runtime.family == "nodejs":
+            # The environment's tiny init is a Python program: Debian's, else loam's own.
+            init_python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+            if not init_python.startswith("/usr/"):
+                binds.append([sys.base_prefix, sys.base_prefix])
         jail_spec = {
             "root": str(self.workdir / "root"),
             "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),
@@ -416,7 +429,11 @@ class ExecutionEnvironment:
             "nofile": NOFILE,
             "channel_fd": channel_fd,
             "status_fd": status_fd,
-            "exec": [interpreter, "-X", "utf8", "/var/runtime/bootstrap.py", str(channel_fd)],
+            "exec": [interpreter, *spec.runtime.arguments, str(channel_fd),
+                     *map(str, self._extra_fds)],
+            "template": self._template,
+            "init_python": init_python,
+            "extra_fds": self._extra_fds,
             "env": self._runtime_env(),
         }
         join = 'for f in $1; do echo $$ > "$f" || exit 125; done; shift; exec "$@"'
@@ -454,10 +471,30 @@ class ExecutionEnvironment:
             "PYTHONPATH": "/var/runtime",
             "PYTHONDONTWRITEBYTECODE": "1",
         })
+        if spec.runtime.family == "nodejs":
+            major = spec.runtime.identifier.removeprefix("nodejs").split(".")[0]
+            env["NODE_PATH"] = (f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
+                                "/var/runtime/node_modules:/var/runtime:/var/task")
+            del env["PYTHONPATH"], env["PYTHONDONTWRITEBYTECODE"]
         return env
 
 
 _SETTLE_ROUNDS = 50
+
+
+async def make_tmp_image(host: HostCapabilities, image: Path, ephemeral_mb: int,
+                         uid: int) -> None:
+    """Format ``image``: a sparse ext4 disk owned by ``uid`` with ``ephemeral_mb`` MB free."""
+    with open(image, "wb") as fh:
+        fh.truncate(tmp_image_mb(ephemeral_mb) * 1024 * 1024)
+    proc = await asyncio.create_subprocess_exec(
+        str(host.mkfs_ext4), "-q", "-F", "-m", "0", "-O", "^has_journal",
+        "-E", f"root_owner={uid}:{uid}", str(image),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise EnvironmentFailed(f"cannot format /tmp disk: {err.decode().strip()}")
 
 
 def tmp_image_mb(ephemeral_mb: int) -> int:

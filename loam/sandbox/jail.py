@@ -270,6 +270,8 @@ def drop_privileges(uid: int, gid: int, nofile: int) -> None:
 def become_runtime(spec: dict) -> None:
     """pid 2: the unprivileged runtime, with only the channel and stdio open."""
     os.close(spec["status_fd"])
+    for fd in spec.get("extra_fds", []):
+        os.close(fd)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     drop_privileges(spec["uid"], spec["gid"], spec["nofile"])
     os.chdir("/var/task")
@@ -277,14 +279,72 @@ def become_runtime(spec: dict) -> None:
     os.execve(spec["exec"][0], spec["exec"], spec["env"])
 
 
+PR_SET_DUMPABLE = 4
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 47, 2
+CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
+_CAP_VERSION_3 = 0x20080522
+
+
+def _write_file(path: str, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def keep_ambient(caps: list[int]) -> None:
+    """Make ``caps`` (held in this process's user namespace) survive ``execve``."""
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capget(header, data), "capget")
+    for cap in caps:
+        data[2 + 3 * (cap // 32)] |= 1 << (cap % 32)  # inheritable
+    _check(_libc.capset(header, data), "capset")
+    for cap in caps:
+        _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "ambient caps")
+
+
+def become_template_runtime(spec: dict) -> None:
+    """pid 2 of a template: unprivileged uid inside a user namespace of its own.
+
+    Its uid maps to itself (Init sees what a fresh environment's runtime
+    sees); it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN there, as ambient
+    capabilities, so the forks it makes can create their own namespaces.
+    The user namespace is created before the seccomp filter, which refuses
+    any further one.
+    """
+    os.close(spec["status_fd"])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    uid, gid, nofile = spec["uid"], spec["gid"], spec["nofile"]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
+    _write_file("/proc/self/setgroups", "deny")
+    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+    keep_ambient([CAP_SYS_ADMIN, CAP_NET_ADMIN])
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("privileges were not dropped")
+    install_seccomp()
+    os.chdir("/var/task")
+    for fd in [spec["channel_fd"], *spec.get("extra_fds", [])]:
+        os.set_inheritable(fd, True)
+    os.execve(spec["exec"][0], spec["exec"], spec["env"])
+
+
 def become_init(spec: dict, runtime: int) -> None:
     """pid 1: reap orphans until the runtime exits, then report how it ended."""
     os.close(spec["channel_fd"])
+    for fd in spec.get("extra_fds", []):
+        os.close(fd)
     drop_privileges(NOBODY, NOBODY, 64)
     # Changing credentials cleared the parent-death signal ``unshare`` set.
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     os.set_inheritable(spec["status_fd"], True)
-    interpreter = spec["exec"][0]
+    interpreter = spec.get("init_python") or spec["exec"][0]
     os.execve(interpreter, [interpreter, "-I", "-S", "-c", REAPER, str(runtime),
                             str(spec["status_fd"])], {})
 
@@ -297,7 +357,9 @@ def main() -> None:
         socket.sethostname(spec["hostname"])
         loopback_up()
         runtime = os.fork()
-        if runtime == 0:
+        if runtime == 0 and spec.get("template"):
+            become_template_runtime(spec)
+        elif runtime == 0:
             become_runtime(spec)
         else:
             become_init(spec, runtime)

@@ -8,7 +8,9 @@ Invariants:
 - idle environments past the keep-alive, or beyond the node's idle cap
   (least recently used first), are destroyed by ``reap``;
 - ``retire(function)`` destroys idle environments of every stale key of a
-  function as soon as its code or configuration changes.
+  function as soon as its code or configuration changes;
+- with templates on (``LOAM_TEMPLATES=1``), a new environment is forked from
+  its key's template when it can be (``template.py``), else started fresh.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loam.clock import Clock
+from loam.config import templates_enabled
 from loam.sandbox.cgroups import remove_parent
 from loam.sandbox.environment import (
     EnvironmentFailed,
@@ -30,6 +33,7 @@ from loam.sandbox.environment import (
     sweep_leftovers,
 )
 from loam.sandbox.host import HostCapabilities
+from loam.sandbox.template import TemplateManager
 
 __all__ = ["EnvironmentFailed", "EnvironmentPool", "PoolStatistics"]
 
@@ -53,6 +57,7 @@ class EnvironmentPool:
         clock: Clock,
         keep_alive_s: float,
         max_idle: int,
+        templates: bool | None = None,
     ) -> None:
         host.require()
         assert host.cgroups is not None
@@ -65,6 +70,10 @@ class EnvironmentPool:
         self._idle: dict[str, list[tuple[float, ExecutionEnvironment]]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._created = self._destroyed = self._evictions = 0
+        if templates is None:
+            templates = templates_enabled()
+        # Fork new environments of an initialised version from its template (template.py).
+        self.templates = TemplateManager(self.host, self.work_root) if templates else None
         swept = sweep_leftovers(self.host, self.work_root)
         if swept:
             log.info("removed %d environments left by an earlier run", swept)
@@ -73,6 +82,11 @@ class EnvironmentPool:
     async def environment(self, spec: EnvironmentSpec) -> AsyncIterator[ExecutionEnvironment]:
         """Lend an environment for one invocation. The borrower destroys it on failure."""
         env = self._take_idle(spec.key)
+        if env is None and self.templates is not None:
+            env = await self.templates.fork(spec)
+            if env is not None:
+                self._created += 1
+                self._busy.add(env)
         if env is None:
             env = ExecutionEnvironment(spec, self.host, self.work_root)
             self._created += 1
@@ -90,6 +104,9 @@ class EnvironmentPool:
             yield env
         finally:
             self._busy.discard(env)
+            if env.destroyed is None and self.templates is not None \
+                    and self.templates.is_stale(env):
+                await env.destroy("retired")
             if env.destroyed is None:
                 self._idle.setdefault(spec.key, []).append((self.clock.monotonic(), env))
             else:
@@ -117,9 +134,13 @@ class EnvironmentPool:
                 del self._idle[key]
         for env in expired:
             await self._destroy(env, "idle-timeout")
+        if self.templates is not None:
+            await self.templates.reap(self.keep_alive_s)
         return len(expired)
 
     async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+        if self.templates is not None:
+            await self.templates.retire(function_name, keep_key)
         for key in list(self._idle):
             slot = self._idle[key]
             if slot and slot[0][1].spec.function_name == function_name and key != keep_key:
@@ -146,6 +167,8 @@ class EnvironmentPool:
         envs = [e for slot in self._idle.values() for _, e in slot] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(e.destroy("shutdown") for e in envs), return_exceptions=True)
+        if self.templates is not None:
+            await self.templates.close()
         assert self.host.cgroups is not None
         remove_parent(self.host.cgroups)
 

@@ -38,6 +38,8 @@ class InvocationReport:
     error_type: str | None = None
     # Never bill past the timeout: a timed-out invocation bills exactly the timeout.
     max_billed_ms: int | None = None
+    # An environment forked from a template reports this (as SnapStart) instead of Init.
+    restore_duration_ms: float | None = None
 
     @property
     def billed_duration_ms(self) -> int:
@@ -54,6 +56,8 @@ class InvocationReport:
         ]
         if self.init_duration_ms is not None:
             parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+        elif self.restore_duration_ms is not None:
+            parts.append(f"Restore Duration: {self.restore_duration_ms:.2f} ms")
         if self.status is not None:
             parts.append(f"Status: {self.status}")
         if self.error_type is not None:

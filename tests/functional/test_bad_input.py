@@ -201,7 +201,7 @@ def test_out_of_range_updates(unchecked: Any, lam: Any) -> None:
 
 @pytest.mark.parametrize(("runtime", "words"), [
     ("java8", "java8"), ("python2.7", "python2.7 is no longer supported"),
-    ("nodejs20.x", "nodejs20.x"),
+    ("ruby3.3", "ruby3.3"),
 ])
 def test_unsupported_runtimes(unchecked: Any, runtime: str, words: str) -> None:
     with pytest.raises(unchecked.exceptions.InvalidParameterValueException) as info:

@@ -19,6 +19,7 @@ a JSON number, non-ASCII is kept as is from python3.12 on).
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import importlib
 import json
@@ -416,10 +417,32 @@ def main() -> None:
     channel = Channel(int(sys.argv[1]))
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
-    sys.path[:0] = [os.environ.get("LAMBDA_TASK_ROOT", "/var/task")]
+    # AWS's order: the task, then the layers' Python directories, then the runtime.
+    version = "python%d.%d" % sys.version_info[:2]
+    sys.path[:0] = [os.environ.get("LAMBDA_TASK_ROOT", "/var/task"),
+                    "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
     started = time.monotonic()
     handler = init(channel)
-    channel.send({"type": "ready", "init_ms": (time.monotonic() - started) * 1000})
+    ready = {"type": "ready", "init_ms": (time.monotonic() - started) * 1000}
+    if len(sys.argv) > 2:
+        # A template (loam's fork server): Init once, then fork environments.
+        import _loam_template
+
+        try:
+            _loam_template.run_hooks("get_before_snapshot")
+            ready["unforkable"] = _loam_template.forkable()
+        except Exception as exc:
+            ready["unforkable"] = f"a before-snapshot hook failed: {exc!r}"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        channel.send(ready)
+        if ready["unforkable"] is not None:
+            with contextlib.suppress(EOFError):
+                channel.recv()  # loam retires this template: wait for it
+            return
+        _loam_template.serve(channel, int(sys.argv[2]))
+        ready = {"type": "ready", "restored": True}
+    channel.send(ready)
     while True:
         try:
             header, body = channel.recv()

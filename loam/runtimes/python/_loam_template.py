@@ -1,0 +1,238 @@
+"""The fork server of a template (imported by bootstrap.py in template mode).
+
+A template's runtime has run Init once; it then waits for ``fork`` commands
+on its control socket. Each command brings (SCM_RIGHTS) the new
+environment's channel, its status pipe's write end and its log pipe's write
+end. The template forks C, which:
+
+1. says ``hello`` on the new channel (loam reads C's host pid from the
+   socket's SCM_CREDENTIALS and moves C into the new environment's cgroup),
+   waits for ``go``;
+2. unshares mount, pid, ipc, uts and net namespaces (it holds CAP_SYS_ADMIN
+   and CAP_NET_ADMIN in the template's user namespace), says ``unshared``
+   (loam mounts the environment's own /tmp disk into C's mount namespace),
+   waits for ``go``;
+3. sets the hostname, mounts a fresh /dev/shm, forks G and exits.
+
+G is pid 1 of the new pid namespace: it mounts a fresh /proc, brings the
+loopback up, forks H, drops every capability, then reaps orphans and
+reports how H ended on the status pipe, as the jail's init does. H drops
+every capability, re-seeds randomness, runs the after-restore hooks and
+returns to bootstrap's invocation loop on the new channel.
+
+Standard library only; runs on every supported Python (3.9+).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CAP_VERSION_3 = 0x20080522
+_HEADER = struct.Struct("!II")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src: str, dst: str, fstype: str, flags: int, data: str = "") -> None:
+    _check(_libc.mount(src.encode(), dst.encode(), fstype.encode(), ctypes.c_ulong(flags),
+                       data.encode() if data else None), "mount " + dst)
+
+
+def drop_capabilities() -> None:
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient")
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(header, data), "capset")
+
+
+def _loopback_up() -> None:
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _send(sock: socket.socket, header: dict) -> None:
+    head = json.dumps(header).encode()
+    sock.sendall(_HEADER.pack(len(head), 0) + head)
+
+
+def _exact(sock: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise EOFError
+        out += chunk
+    return out
+
+
+def _recv(sock: socket.socket) -> dict:
+    head_len, body_len = _HEADER.unpack(_exact(sock, _HEADER.size))
+    header = json.loads(_exact(sock, head_len))
+    if body_len:
+        _exact(sock, body_len)
+    return header
+
+
+def _expect_go(sock: socket.socket) -> dict:
+    header = _recv(sock)
+    if header.get("type") != "go":
+        raise OSError("loam refused the fork: {}".format(header.get("error", header)))
+    return header
+
+
+def forkable() -> str | None:
+    """Why this process cannot serve as a template, or None."""
+    if threading.active_count() > 1:
+        return "Init left threads running"
+    try:
+        if os.listdir("/tmp"):
+            return "Init left files in /tmp"
+    except OSError as exc:
+        return f"cannot list /tmp: {exc}"
+    return None
+
+
+def run_hooks(getter: str) -> None:
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return
+    for func, args, kwargs in getattr(module, getter)():
+        func(*args, **kwargs)
+
+
+def serve(channel, control_fd: int) -> None:
+    """Fork environments until loam closes the control socket.
+
+    Returns only in H, the new environment's runtime, with ``channel``
+    rebound to the new environment's channel.
+    """
+    control = socket.socket(fileno=control_fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        request = json.loads(msg)
+        request["received"] = time.monotonic()
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(channel, control, request, fds)
+                return  # H: serve invocations
+            except BaseException as exc:  # the fork failed: tell loam, leave
+                try:
+                    os.write(2, (f"loam-template: fork failed: {exc!r}\n").encode())
+                finally:
+                    os._exit(125)
+        for fd in fds:
+            os.close(fd)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+
+
+def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
+    forked = time.monotonic()
+    chan_fd, status_fd, out_fd = fds
+    control.close()
+    channel.sock.close()
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    sock = socket.socket(fileno=chan_fd)
+    sock.settimeout(10)
+    # 1. C: loam moves this process into the new environment's cgroup.
+    _send(sock, {"type": "hello", "received": request["received"], "forked": forked})
+    _expect_go(sock)
+    # 2. new namespaces; loam mounts /tmp into the new mount namespace.
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+                         | CLONE_NEWNET), "unshare")
+    _send(sock, {"type": "unshared"})
+    go = _expect_go(sock)
+    if go.get("tmpfs_mb"):
+        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+               "size={}m,mode=1777".format(go["tmpfs_mb"]))
+    socket.sethostname(request["hostname"])
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    if os.fork() != 0:
+        os._exit(0)  # C is done; the template reaps it
+    # G: pid 1 of the new pid namespace.
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _loopback_up()
+    runtime = os.fork()
+    if runtime == 0:
+        _become_runtime(channel, sock, status_fd, request)
+        return
+    sock.close()
+    try:
+        drop_capabilities()
+        os.closerange(3, status_fd)
+        os.closerange(status_fd + 1, 1024)
+        _reap(runtime, status_fd)
+    finally:
+        os._exit(0)
+
+
+def _reap(runtime: int, status_fd: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    while True:
+        pid, status = os.wait()
+        if pid == runtime:
+            break
+    if os.WIFSIGNALED(status):
+        report = f"signal {os.WTERMSIG(status)}"
+    else:
+        report = f"exit {os.WEXITSTATUS(status)}"
+    with contextlib.suppress(OSError):
+        os.write(status_fd, report.encode())
+
+
+def _become_runtime(channel, sock: socket.socket, status_fd: int, request: dict) -> None:
+    """H: the new environment's runtime, unprivileged, on its own channel."""
+    os.close(status_fd)
+    drop_capabilities()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sock.settimeout(None)
+    sock.set_inheritable(False)
+    channel.sock = sock
+    os.environ.update(request.get("env", {}))
+    random.seed()
+    run_hooks("get_after_restore")

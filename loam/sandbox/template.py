@@ -1,0 +1,452 @@
+"""SOCK-style templates: a new environment for an already-initialised
+function version is forked from a template in a few milliseconds instead of
+starting a fresh interpreter and running Init again.
+
+A template is built like an environment (jail, namespaces, read-only root,
+code at /var/task, its own cgroup) but its runtime lives in a user namespace
+of its own, where it keeps CAP_SYS_ADMIN/CAP_NET_ADMIN (see
+``jail.become_template_runtime``). It runs Init once, uncapped, and then
+forks environments on request (``runtimes/python/_loam_template.py``): each
+fork gets its own cgroup (loam moves it in before it does anything else),
+its own mount/pid/ipc/uts/net namespaces, its own ext4 /tmp disk (mounted by
+the privileged ``tmpmount.py`` helper, as ext4 cannot be mounted inside a
+user namespace), a fresh /proc and /dev/shm, no capabilities, re-seeded
+randomness, and runs the after-restore hooks.
+
+Invariants:
+- any failure on the template path falls back to a fresh environment (the
+  caller gets None); an invocation never fails because of a template;
+- a version whose Init fails, leaves threads running or files in /tmp is
+  never forked (fresh environments from then on);
+- a template that died (crash, OOM) is replaced at the next fork;
+- a template is destroyed only when none of its forked environments is left
+  (they live inside its pid namespace), once retired or idle past the
+  keep-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+from loam.sandbox.channel import FrameChannel
+from loam.sandbox.environment import (
+    INIT_TIMEOUT_S,
+    PIDS_MAX,
+    EnvironmentFailed,
+    EnvironmentSpec,
+    ExecutionEnvironment,
+    make_tmp_image,
+)
+from loam.sandbox.host import HostCapabilities
+
+__all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
+
+log = logging.getLogger("loam.sandbox")
+
+FORK_TIMEOUT_S = 10.0
+_HELPER = Path(__file__).resolve().parent / "tmpmount.py"
+_HEADER = struct.Struct("!II")
+_UCRED = struct.Struct("3i")
+
+
+class TemplateEnvironment(ExecutionEnvironment):
+    """The fork server of one function version."""
+
+    def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
+                 manager: TemplateManager) -> None:
+        super().__init__(spec, host, work_root)
+        self.work_root = work_root
+        self.manager = manager
+        self._template = True
+        self.children: set[ForkedEnvironment] = set()
+        self.retiring = False
+        self.last_used = time.monotonic()
+        self._control: socket.socket | None = None
+        self._init_claimed = False
+        self._spare: asyncio.Task[Path | None] | None = None
+        self._spares = 0
+        self._monitor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # Ready for the first fork: a /tmp disk (formatted while Init runs) and the helper.
+        if self.host.sized_tmp:
+            self._spare = asyncio.create_task(self._format())
+            await self.manager.start_helper()
+        self._control, child = socket.socketpair()
+        self._extra_fds = [child.fileno()]
+        try:
+            await super().start()
+        finally:
+            child.close()
+            self._extra_fds = []
+        self._monitor = asyncio.create_task(self._watch(), name=f"template-{self.id}")
+
+    async def _watch(self) -> None:
+        """When the template dies, so do its forks (in its pid namespace): never lend them."""
+        assert self._proc is not None
+        await self._proc.wait()
+        for child in list(self.children):
+            task = child.begin_destroy("template-died")
+            if task is not None:
+                self.manager.own(task)
+
+    @property
+    def alive(self) -> bool:
+        proc = self._proc
+        return self.destroyed is None and proc is not None and proc.returncode is None
+
+    @property
+    def unforkable(self) -> str | None:
+        """Why this template cannot fork (Init failed, threads, files in /tmp), or None."""
+        if self.init_error is not None:
+            return "Init failed"
+        reason = self.ready.get("unforkable")
+        return str(reason) if reason else None
+
+    def claim_init(self) -> tuple[list[str], float | None]:
+        """Init's logs and duration, for the first environment forked (once)."""
+        if self._init_claimed:
+            return [], None
+        self._init_claimed = True
+        return self.take_init_logs()
+
+    def send_fork(self, request: dict[str, object], fds: list[int]) -> None:
+        if self._control is None or not self.alive:
+            raise EnvironmentFailed("the template is gone")
+        try:
+            socket.send_fds(self._control, [json.dumps(request).encode()], fds)
+        except OSError as exc:
+            raise EnvironmentFailed(f"the template is gone: {exc}") from exc
+        self.last_used = time.monotonic()
+
+    async def take_image(self, target: Path) -> bool:
+        """Move a formatted /tmp disk for a fork to ``target``; False for a tmpfs /tmp."""
+        if not self.host.sized_tmp:
+            return False
+        task, self._spare = self._spare, None
+        image = await task if task is not None else None
+        if image is None:
+            image = await self._format()
+        if image is None:
+            raise EnvironmentFailed("cannot format a /tmp disk")
+        os.replace(image, target)
+        return True
+
+    def refill(self) -> None:
+        """Format the next fork's /tmp disk now (not during a fork: spawning mkfs stalls
+        the event loop and competes for the CPU)."""
+        if self.host.sized_tmp and self._spare is None and self.alive:
+            self._spare = asyncio.create_task(self._format())
+
+    async def _format(self) -> Path | None:
+        self._spares += 1
+        image = self.work_root / f"{self.id}-spare-{self._spares}.img"
+        try:
+            await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
+        except (EnvironmentFailed, OSError) as exc:
+            log.warning("template %s: %s", self.id, exc)
+            return None
+        return image
+
+    async def _teardown(self) -> None:
+        if self._monitor is not None and self._monitor is not asyncio.current_task():
+            self._monitor.cancel()
+        if self._spare is not None:
+            self._spare.cancel()
+            with contextlib.suppress(BaseException):
+                await self._spare
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        await super()._teardown()
+        for spare in self.work_root.glob(f"{self.id}-spare-*.img"):
+            spare.unlink(missing_ok=True)
+
+
+class ForkedEnvironment(ExecutionEnvironment):
+    """An environment forked from a template: the template's Init, its own everything else."""
+
+    def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
+                 template: TemplateEnvironment) -> None:
+        super().__init__(spec, host, work_root)
+        self.template = template
+        self.uid = template.uid  # what Init saw
+
+    async def start(self) -> None:
+        try:
+            await self._fork()
+        finally:
+            self.template.refill()
+
+    async def _fork(self) -> None:
+        template = self.template
+        self.workdir.mkdir(parents=True)
+        self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
+        image = self.workdir / "tmp.img"
+        sized = await template.take_image(image)
+        started = time.monotonic()
+        self._phases: list[tuple[str, float]] = [("disk", started)]
+        parent, child = socket.socketpair()
+        parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self._status_fd, status_w = os.pipe()
+        os.set_blocking(self._status_fd, False)
+        self._output_fd, output_w = os.pipe()
+        template.children.add(self)
+        request: dict[str, object] = {
+            "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),
+            "env": {"AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+                    "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
+        }
+        try:
+            template.send_fork(request, [child.fileno(), status_w, output_w])
+            child.close()
+            await asyncio.wait_for(self._handshake(parent, image if sized else None),
+                                   FORK_TIMEOUT_S)
+            parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+            parent.setblocking(False)
+        except BaseException as exc:
+            parent.close()
+            await self.destroy("fork-failed")
+            if isinstance(exc, (OSError, EOFError, TimeoutError, ValueError)):
+                raise EnvironmentFailed(f"fork failed: {exc!r}") from exc
+            raise
+        finally:
+            child.close()
+            os.close(status_w)
+            os.close(output_w)
+        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        self._channel = FrameChannel(reader, writer)
+        logs, init_ms = template.claim_init()
+        for record in logs:
+            self._logs.append(record)
+        self._collecting.set()
+        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
+        try:
+            header, _ = await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
+        except (EOFError, TimeoutError) as exc:
+            await self._drain_pipe()
+            detail = "".join(self._logs.take()).strip() or "the runtime exited"
+            await self.destroy("fork-failed")
+            raise EnvironmentFailed(f"forked environment did not start: {detail}") from exc
+        if header.get("type") != "ready":
+            await self.destroy("fork-failed")
+            raise EnvironmentFailed("forked runtime sent an unexpected first frame")
+        self._phases.append(("ready", time.monotonic()))
+        log.debug("forked %s from template %s: %s", self.id, template.id, ", ".join(
+            f"{name} +{(t - self._phases[i][1]) * 1000:.1f} ms"
+            for i, (name, t) in enumerate(self._phases[1:])))
+        if init_ms is not None:
+            self._init_ms = init_ms  # the first environment of a version reports Init
+        else:
+            self._restore_ms = (time.monotonic() - started) * 1000
+        await self._settle_output()
+        self._collecting.clear()
+        self.cgroup.limit_cpu(self.spec.memory_mb)
+
+    async def _handshake(self, sock: socket.socket, image: Path | None) -> None:
+        """Move C into this cgroup, then give its new mount namespace its /tmp."""
+        sock.settimeout(FORK_TIMEOUT_S)
+        header, pid = await asyncio.to_thread(_receive_with_pid, sock)
+        if header.get("type") != "hello" or pid is None:
+            raise EOFError("the fork did not say hello")
+        for phase in ("received", "forked"):  # the template's clock is this one (no time ns)
+            stamp = header.get(phase)
+            if isinstance(stamp, float):
+                self._phases.append((f"template-{phase}", stamp))
+        self._phases.append(("hello", time.monotonic()))
+        for procs in self.cgroup.procs_files():
+            procs.write_text(str(pid))
+        _send(sock, {"type": "go"})
+        header, _ = await asyncio.to_thread(_receive_with_pid, sock)
+        if header.get("type") != "unshared":
+            raise EOFError("the fork did not create its namespaces")
+        self._phases.append(("unshared", time.monotonic()))
+        if image is not None:
+            await self.template.manager.mount_tmp(pid, image)
+            self._phases.append(("tmp-mounted", time.monotonic()))
+            _send(sock, {"type": "go"})
+        else:
+            _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
+
+    async def _crash_type(self) -> str:
+        # No wrapper process to wait for: give the reaper (G) time to report.
+        deadline = time.monotonic() + 2
+        while self._status_fd is not None and time.monotonic() < deadline:
+            if self._read_exit_status() is not None:
+                break
+            await asyncio.sleep(0.01)
+        return await super()._crash_type()
+
+    async def _teardown(self) -> None:
+        await super()._teardown()
+        template = self.template
+        template.children.discard(self)
+        if template.retiring and not template.children:
+            await template.destroy("retired")
+
+
+def _send(sock: socket.socket, header: dict[str, object]) -> None:
+    head = json.dumps(header).encode()
+    sock.sendall(_HEADER.pack(len(head), 0) + head)
+
+
+def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int | None]:
+    """One body-less frame and the sender's pid (SCM_CREDENTIALS, in this pid namespace)."""
+    data = b""
+    pid: int | None = None
+    want = _HEADER.size
+    while len(data) < want:
+        chunk, ancillary, _, _ = sock.recvmsg(want - len(data), socket.CMSG_SPACE(_UCRED.size))
+        if not chunk:
+            raise EOFError("the fork closed its channel")
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and pid is None:
+                pid = _UCRED.unpack(payload[: _UCRED.size])[0]
+        data += chunk
+        if len(data) == _HEADER.size and want == _HEADER.size:
+            head_len, body_len = _HEADER.unpack(data)
+            if body_len or head_len > 4096:
+                raise ValueError("unexpected frame from the fork")
+            want += head_len
+    header = json.loads(data[_HEADER.size :])
+    if not isinstance(header, dict):
+        raise ValueError("malformed frame from the fork")
+    return header, pid
+
+
+class TemplateManager:
+    """The templates of one pool, one per version key, and the /tmp helper."""
+
+    def __init__(self, host: HostCapabilities, work_root: Path) -> None:
+        self.host = host
+        self.work_root = work_root
+        # Templates are not environments: their work directories live apart.
+        self.template_root = work_root.parent / "templates"
+        shutil.rmtree(self.template_root, ignore_errors=True)  # a killed predecessor's
+        self.template_root.mkdir(parents=True, exist_ok=True)
+        self._templates: dict[str, TemplateEnvironment] = {}
+        self._retired: set[TemplateEnvironment] = set()
+        self._unforkable: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._helper: asyncio.subprocess.Process | None = None
+        self._helper_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def own(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def fork(self, spec: EnvironmentSpec) -> ExecutionEnvironment | None:
+        """A started environment forked from the version's template, or None (go fresh)."""
+        if spec.key in self._unforkable:
+            return None
+        if getattr(spec.runtime, "family", "python") != "python":
+            return None  # the fork server is the Python runtime's
+        async with self._locks.setdefault(spec.key, asyncio.Lock()):
+            template = await self._template(spec)
+            if template is None:
+                return None
+            env = ForkedEnvironment(spec, self.host, self.work_root, template)
+            try:
+                await env.start()
+            except Exception as exc:  # never fail an invocation for the optimisation
+                log.warning("%s: cannot fork an environment (%s); starting a fresh one",
+                            spec.function_name, exc)
+                await env.destroy("fork-failed")
+                if not template.alive:
+                    await self._drop(template, "crashed")
+                return None
+            return env
+
+    async def _template(self, spec: EnvironmentSpec) -> TemplateEnvironment | None:
+        template = self._templates.get(spec.key)
+        if template is not None and not template.alive:
+            log.info("template %s of %s died; replacing it", template.id, spec.function_name)
+            await self._drop(template, "crashed")
+            template = None
+        if template is not None:
+            return template
+        template = TemplateEnvironment(spec, self.host, self.template_root, self)
+        try:
+            await template.start()
+        except Exception as exc:  # any failure: this version starts fresh
+            log.info("%s: no template (%s); fresh environments", spec.function_name, exc)
+            self._unforkable.add(spec.key)
+            await template.destroy("init-failed")
+            return None
+        reason = template.unforkable
+        if reason is not None:
+            log.info("%s: no template (%s); fresh environments", spec.function_name, reason)
+            self._unforkable.add(spec.key)
+            await template.destroy("unforkable")
+            return None
+        self._templates[spec.key] = template
+        return template
+
+    async def _drop(self, template: TemplateEnvironment, reason: str) -> None:
+        if self._templates.get(template.spec.key) is template:
+            del self._templates[template.spec.key]
+        template.retiring = True
+        if template.children:
+            self._retired.add(template)  # its environments die with it anyway
+        await template.destroy(reason)
+
+    def is_stale(self, env: ExecutionEnvironment) -> bool:
+        """Whether ``env`` was forked from a template being retired (never reuse it)."""
+        return isinstance(env, ForkedEnvironment) and env.template.retiring
+
+    async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+        for key, template in list(self._templates.items()):
+            if template.spec.function_name != function_name or key == keep_key:
+                continue
+            del self._templates[key]
+            template.retiring = True
+            if not template.children:
+                await template.destroy("retired")
+
+    async def reap(self, keep_alive_s: float) -> None:
+        now = time.monotonic()
+        for key, template in list(self._templates.items()):
+            if not template.children and now - template.last_used >= keep_alive_s:
+                del self._templates[key]
+                await template.destroy("idle-timeout")
+
+    async def start_helper(self) -> asyncio.subprocess.Process:
+        helper = self._helper
+        if helper is None or helper.returncode is not None:
+            helper = self._helper = await asyncio.create_subprocess_exec(
+                sys.executable, "-S", "-E", str(_HELPER),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )
+        return helper
+
+    async def mount_tmp(self, pid: int, image: Path) -> None:
+        async with self._helper_lock:
+            helper = await self.start_helper()
+            assert helper.stdin is not None and helper.stdout is not None
+            helper.stdin.write(f"{pid} {image}\n".encode())
+            await helper.stdin.drain()
+            answer = (await helper.stdout.readline()).decode().strip()
+        if answer != "ok":
+            raise EnvironmentFailed(f"cannot mount /tmp: {answer or 'helper exited'}")
+
+    async def close(self) -> None:
+        templates = list(self._templates.values()) + list(self._retired)
+        self._templates.clear()
+        await asyncio.gather(*(t.destroy("shutdown") for t in templates), *self._background,
+                             return_exceptions=True)
+        if self._helper is not None and self._helper.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._helper.kill()
+            await self._helper.wait()
+

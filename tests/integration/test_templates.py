@@ -1,0 +1,283 @@
+"""Environments forked from per-version templates (``LOAM_TEMPLATES=1``):
+isolated from each other like fresh ones, with Init's state, their own
+randomness, after-restore hooks, Restore Duration instead of Init Duration,
+a crashed template replaced; and everything still working with templates off."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import Server, client, start_server
+from tests.integration.sandbox_support import Invocation, deploy, invoke
+
+pytestmark = pytest.mark.sandbox
+
+CODE = """
+import json
+import os
+import random
+import time
+import uuid
+
+import snapshot_restore_py
+
+INIT_VALUE = uuid.uuid4().hex
+INIT_PID = os.getpid()
+RESTORES = []
+BEFORE = []
+time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
+
+
+@snapshot_restore_py.register_before_snapshot
+def before():
+    BEFORE.append(1)
+
+
+@snapshot_restore_py.register_after_restore
+def after():
+    RESTORES.append(time.time())
+
+
+def handler(event, context):
+    action = event.get("action")
+    time.sleep(event.get("sleep", 0))
+    if action == "write":
+        with open("/tmp/mine", "w") as fh:
+            fh.write(context.aws_request_id)
+    if action == "allocate":
+        hog = []
+        while True:
+            hog.append(bytearray(8 << 20))
+    if action == "fill":
+        import errno
+        fd = os.open("/tmp/fill", os.O_WRONLY | os.O_CREAT)
+        written = 0
+        try:
+            while True:
+                written += os.write(fd, b"x" * (1 << 20))
+        except OSError as exc:
+            return {"errno": exc.errno, "written_mb": written >> 20,
+                    "enospc": exc.errno == errno.ENOSPC}
+        finally:
+            os.close(fd)
+    return {
+        "init_value": INIT_VALUE,
+        "init_pid": INIT_PID,
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "random": random.random(),
+        "uuid": uuid.uuid4().hex,
+        "tmp": sorted(os.listdir("/tmp")),
+        "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "restores": len(RESTORES),
+        "before": len(BEFORE),
+        "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        "stream": context.log_stream_name,
+        "caps": [line.split()[1] for line in open("/proc/self/status")
+                 if line.startswith(("CapEff", "CapPrm", "CapAmb"))],
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def templated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(Path(tmp_path_factory.mktemp("templates")) / "data",
+                       extra_env={"LOAM_TEMPLATES": "1"})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def tlam(templated: Server) -> Any:
+    return client(templated)
+
+
+def _concurrently(lam: Any, name: str, events: list[dict[str, Any]]) -> list[Invocation]:
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(lambda e: invoke(lam, name, e), events))
+
+
+def _restore_ms(inv: Invocation) -> float | None:
+    for part in inv.log.splitlines()[-1].split("\t"):
+        if part.startswith("Restore Duration: "):
+            return float(part.split()[2])
+    return None
+
+
+def _has_init(inv: Invocation) -> bool:
+    return "\tInit Duration: " in inv.log
+
+
+def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-iso", CODE, Timeout=30)
+    runs = _concurrently(tlam, name, [{"action": "write", "sleep": 1}] * 3)
+    bodies = [r.ok() for r in runs]
+    # Three environments, each its own.
+    assert len({b["stream"] for b in bodies}) == 3
+    # Init ran once: its module-level values are in every environment.
+    assert len({b["init_value"] for b in bodies}) == 1
+    for body in bodies:
+        assert body["tmp"] == ["mine"]  # its own /tmp, and only its own file
+        assert body["procs"] == [1, 2]  # only its own processes
+        assert body["pid"] == 2
+        assert body["uid"] >= 20000
+        assert body["caps"] == ["0000000000000000"] * 3
+    # Randomness differs across environments.
+    assert len({b["random"] for b in bodies}) == 3
+    assert len({b["uuid"] for b in bodies}) == 3
+    # Every environment came from the template: after-restore hooks ran once in
+    # each, before-snapshot hooks once in the template.
+    assert all(b["restores"] == 1 for b in bodies)
+    assert all(b["before"] == 1 for b in bodies)
+    assert all(b["init_type"] == "snap-start" for b in bodies)
+    # A warm invocation runs no hook again.
+    assert invoke(tlam, name, {}).ok()["restores"] == 1
+
+
+def test_second_environment_skips_init(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-fast", CODE, Timeout=30,
+                  Environment={"Variables": {"INIT_SLEEP": "1"}})
+    first = invoke(tlam, name, {"sleep": 0})
+    assert _has_init(first) and _restore_ms(first) is None
+    assert first.report.init_ms is not None and first.report.init_ms >= 1000
+    # The warm environment is busy for 3 s; a second one is forked meanwhile.
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(invoke, tlam, name, {"sleep": 3})
+        time.sleep(0.5)
+        started = time.monotonic()
+        second = invoke(tlam, name, {"sleep": 0})
+        elapsed = time.monotonic() - started
+        busy.result().ok()
+    second.ok()
+    assert not _has_init(second)
+    restore = _restore_ms(second)
+    assert restore is not None and restore < 500, second.log
+    assert elapsed < 0.9, f"took {elapsed:.2f} s: Init ran again?"
+
+
+def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-oom", CODE, Timeout=30, MemorySize=128)
+    invoke(tlam, name, {}).ok()  # the template exists
+    runs = _concurrently(tlam, name, [{"action": "allocate"}, {"sleep": 2}])
+    assert runs[0].function_error == "Unhandled"
+    assert runs[0].payload["errorType"] == "Runtime.OutOfMemory"
+    runs[1].ok()
+    invoke(tlam, name, {}).ok()
+
+
+def test_forked_tmp_is_a_sized_disk(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-disk", CODE, Timeout=60, MemorySize=1769,
+                  EphemeralStorage={"Size": 512})
+    invoke(tlam, name, {}).ok()
+    runs = _concurrently(tlam, name, [{"action": "fill", "sleep": 0.5}, {"sleep": 1}])
+    body = runs[0].ok()
+    assert body["enospc"], body
+    assert 512 <= body["written_mb"] < 560
+
+
+def _template_pids(function_name: str) -> list[int]:
+    """Host pids of the template runtimes of ``function_name``.
+
+    A bootstrap with a control descriptor, two pid namespaces deep (the
+    environments forked from it share its command line, one namespace deeper).
+    """
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if (b"/var/runtime/bootstrap.py" in argv and len([a for a in argv if a]) == 6
+                and f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ
+                and _pid_depth(status) == 2):
+            pids.append(int(entry))
+    return pids
+
+
+def test_crashed_template_is_replaced(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-crash", CODE, Timeout=30)
+    first = invoke(tlam, name, {}).ok()
+    pids = _template_pids(name)
+    assert len(pids) == 1, pids
+    # Killing the template kills its pid namespace, forked environments included.
+    os.kill(pids[0], signal.SIGKILL)
+    time.sleep(0.5)
+    runs = _concurrently(tlam, name, [{"sleep": 1}] * 2)
+    bodies = [r.ok() for r in runs]
+    assert all(b["init_value"] != first["init_value"] for b in bodies)
+    new = _template_pids(name)
+    assert len(new) == 1 and new != pids
+
+
+def test_update_retires_the_template(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-retire", CODE, Timeout=30)
+    invoke(tlam, name, {}).ok()
+    assert len(_template_pids(name)) == 1
+    tlam.update_function_configuration(FunctionName=name,
+                                       Environment={"Variables": {"ROUND": "2"}})
+    tlam.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    body = invoke(tlam, name, {}).ok()
+    assert body["restores"] == 1
+    deadline = time.monotonic() + 10
+    while len(_template_pids(name)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_template_pids(name)) == 1
+
+
+def test_init_writing_tmp_falls_back_to_fresh_environments(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-dirty", """
+        import os
+        open("/tmp/from-init", "w").close()
+
+        def handler(event, context):
+            return {"tmp": os.listdir("/tmp"),
+                    "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
+    """)
+    first = invoke(tlam, name, {})
+    assert first.ok() == {"tmp": ["from-init"], "init_type": "on-demand"}
+    assert _has_init(first)
+    assert _template_pids(name) == []
+
+
+def test_init_error_falls_back_to_fresh_environments(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-broken", """
+        raise ValueError("broken at Init")
+
+        def handler(event, context):
+            return 1
+    """)
+    inv = invoke(tlam, name, {})
+    assert inv.function_error == "Unhandled"
+    assert inv.payload["errorType"] == "ValueError"
+    assert _has_init(inv)
+
+
+def test_templates_off(lam: Any, server: Server) -> None:
+    # The session server runs with the default (LOAM_TEMPLATES unset or 0 in CI).
+    if os.environ.get("LOAM_TEMPLATES", "0") not in ("0", ""):
+        pytest.skip("the session server runs with templates on")
+    name = deploy(lam, "tpl-off", CODE, Timeout=30)
+    bodies = [r.ok() for r in _concurrently(lam, name, [{"sleep": 1}] * 2)]
+    assert len({b["init_value"] for b in bodies}) == 2
+    assert all(b["restores"] == 0 and b["init_type"] == "on-demand" for b in bodies)
+    assert _template_pids(name) == []
+
+
+def _pid_depth(status: str) -> int:
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return len(line.split()) - 1
+    return 0
