@@ -415,7 +415,8 @@ class ExecutionEnvironment:
         init_python = interpreter
         if spec.runtime.family == "nodejs":
             # The environment's tiny init is a Python program: Debian's, else loam's own.
-            init_python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+            system = Path("/usr/bin/python3")
+            init_python = str(system) if system.exists() else sys.executable
             if not init_python.startswith("/usr/"):
                 binds.append([sys.base_prefix, sys.base_prefix])
         jail_spec = {

@@ -418,9 +418,9 @@ def main() -> None:
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
     # AWS's order: the task, then the layers' Python directories, then the runtime.
-    version = "python%d.%d" % sys.version_info[:2]
+    version = "python{}.{}".format(*sys.version_info[:2])
     sys.path[:0] = [os.environ.get("LAMBDA_TASK_ROOT", "/var/task"),
-                    "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+                    f"/opt/python/lib/{version}/site-packages", "/opt/python"]
     started = time.monotonic()
     handler = init(channel)
     ready = {"type": "ready", "init_ms": (time.monotonic() - started) * 1000}
