@@ -132,3 +132,35 @@ def test_layers_are_mounted_at_opt_in_order(lam: Any) -> None:
                    Layers=[first["LayerVersionArn"], second["LayerVersionArn"]])
     payload, _, _ = _invoke(lam, name, {})
     assert payload == ["second", ["bin", "python"], False]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_shell_script_bootstrap_speaking_the_runtime_api_with_curl(lam: Any) -> None:
+    script = """#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/next")
+  ID=$(grep -i Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  echo "shell runtime handling $ID"
+  if [ "$EVENT" = '{"fail": true}' ]; then
+    curl -sS -X POST -H "Lambda-Runtime-Function-Error-Type: Unhandled" \\
+      -d '{"errorMessage":"shell says no","errorType":"ShellError"}' "$API/$ID/error" >/dev/null
+  else
+    curl -sS -X POST -d "{\\"got\\": $EVENT}" "$API/$ID/response" >/dev/null
+  fi
+done
+"""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, script)
+    name = _create(lam, "provided.al2023", "unused", buf.getvalue())
+    payload, resp, log = _invoke(lam, name, {"a": 1})
+    assert payload == {"got": {"a": 1}}
+    assert "shell runtime handling" in log
+    payload, resp, _ = _invoke(lam, name, {"fail": True})
+    assert resp["FunctionError"] == "Unhandled"
+    assert payload == {"errorMessage": "shell says no", "errorType": "ShellError"}
