@@ -164,3 +164,33 @@ done
     payload, resp, _ = _invoke(lam, name, {"fail": True})
     assert resp["FunctionError"] == "Unhandled"
     assert payload == {"errorMessage": "shell says no", "errorType": "ShellError"}
+
+
+RIC = Path(__file__).resolve().parent.parent / "fixtures" / "node-ric" / "node_modules"
+
+
+@needs_node
+@pytest.mark.skipif(not (RIC / "aws-lambda-ric" / "dist" / "rapid-client.node").exists(),
+                    reason="aws-lambda-ric was not built (scripts/setup --dev builds it)")
+def test_custom_runtime_with_the_official_node_runtime_interface_client(lam: Any) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        package = RIC / "aws-lambda-ric"
+        for sub in ("package.json", "bin", "dist"):
+            for path in [package / sub] if (package / sub).is_file() else \
+                    (package / sub).rglob("*"):
+                if path.is_file():
+                    zf.write(path, f"node_modules/aws-lambda-ric/{path.relative_to(package)}")
+        zf.writestr("index.mjs", (
+            "export const handler = async (event, context) =>\n"
+            "  ({ via: 'aws-lambda-ric', event, id: context.awsRequestId });\n"))
+        bootstrap = zipfile.ZipInfo("bootstrap")
+        bootstrap.external_attr = 0o755 << 16
+        node = shutil.which("node")
+        zf.writestr(bootstrap, f"#!/bin/sh\nexec {node} "
+                               "/var/task/node_modules/aws-lambda-ric/bin/index.mjs $_HANDLER\n")
+    name = _create(lam, "provided.al2023", "index.handler", buf.getvalue())
+    payload, _, log = _invoke(lam, name, {"n": 7})
+    assert payload["via"] == "aws-lambda-ric"
+    assert payload["event"] == {"n": 7}
+    assert f"REPORT RequestId: {payload['id']}" in log
