@@ -7,6 +7,7 @@ Writes the medians to the ``cold`` section of ``docs/performance.md``.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,11 +26,16 @@ HANDLER = ("import time\n\ndef handler(event, context):\n"
            "    time.sleep(event.get('sleep', 0))\n    return event\n")
 
 
-def _interpreter_start() -> list[float]:
+NODE_HANDLER = ("export const handler = async (event) => {\n"
+                "  if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep * 1000));\n"
+                "  return event;\n};\n")
+
+
+def _interpreter_start(command: list[str]) -> list[float]:
     samples = []
     for _ in range(ROUNDS):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run(command, check=True)
         samples.append((time.perf_counter() - t) * 1000)
     return samples
 
@@ -68,12 +74,19 @@ def main() -> None:
             create_function(lam, name, {"index.py": HANDLER})
             cold, cold_second = _cold_rounds(lam, name)
             warm = [_invoke_ms(lam, name) for _ in range(WARM_ROUNDS)]
+            node_cold: list[float] = []
+            if shutil.which("node"):
+                name = f"bench-{uuid.uuid4().hex[:8]}"
+                create_function(lam, name, {"index.mjs": NODE_HANDLER}, Runtime="nodejs20.x")
+                node_cold, _ = _cold_rounds(lam, name)
         with running_server(Path(tmp) / "templates", extra_env={"LOAM_TEMPLATES": "1"}) as server:
             lam = client(server)
             name = f"bench-{uuid.uuid4().hex[:8]}"
             create_function(lam, name, {"index.py": HANDLER})
             tpl_first, tpl_second = _cold_rounds(lam, name)
-    baseline = _interpreter_start()
+    baseline = _interpreter_start([sys.executable, "-c", "pass"])
+    node = shutil.which("node")
+    node_baseline = _interpreter_start([node, "-e", "0"]) if node else []
     rows = {
         "bare interpreter start (baseline)": baseline,
         "cold invoke, end to end (boto3 → response)": cold,
@@ -82,6 +95,9 @@ def main() -> None:
         "cold invoke, 2nd concurrent environment, forked from the template": tpl_second,
         "warm invoke, end to end (boto3 → response)": warm,
     }
+    if node_cold:
+        rows["bare `node -e 0` start (Node.js baseline)"] = node_baseline
+        rows["cold invoke, nodejs20.x, end to end (boto3 → response)"] = node_cold
     lines = [
         "## Cold start",
         "",
