@@ -94,6 +94,7 @@ def test_invoke_and_get_through_an_alias(lam: Any, versions: str) -> None:
     assert resp["ExecutedVersion"] == "1"
     resp = lam.invoke(FunctionName=f"{ARN}:{name}:prod", Payload=b"{}")
     assert resp["ExecutedVersion"] == "1"
+    assert json.loads(resp["Payload"].read()) == "1"
     config = lam.get_function_configuration(FunctionName=name, Qualifier="prod")
     assert config["Version"] == "1"
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
