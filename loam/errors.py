@@ -114,6 +114,14 @@ class PreconditionFailedException(_UserError):
     code = "PreconditionFailedException"
     status = 412
 
+    @classmethod
+    def stale_revision(cls, read_api: str = "GetFunction/GetAlias") -> PreconditionFailedException:
+        """AWS's answer to a RevisionId that is not the latest one."""
+        return cls(
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            f"{read_api} API to retrieve the latest Revision Id"
+        )
+
 
 class RequestTooLargeException(_UserError):
     code = "RequestTooLargeException"

@@ -59,10 +59,7 @@ class AliasService:
         current = self.get(params["FunctionName"], params["Name"])
         expected = params.get("RevisionId")
         if expected is not None and expected != current.revision_id:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
+            raise PreconditionFailedException.stale_revision()
         updated = Alias(
             current.function, current.name,
             params.get("FunctionVersion", current.function_version),
@@ -74,10 +71,7 @@ class AliasService:
         try:
             self.store.replace_alias(updated.to_record(), current.revision_id)
         except RevisionMismatch as exc:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            ) from exc
+            raise PreconditionFailedException.stale_revision() from exc
         except RecordNotFound as exc:
             raise ResourceNotFoundException(
                 f"Alias not found: {self._arn(current.function, current.name)}"

@@ -18,6 +18,7 @@ import stat
 import tempfile
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -84,21 +85,8 @@ class CodeCache:
 
     def ensure(self, digest: str) -> Path:
         """Unpack the package with this digest if not done yet; return its directory."""
-        target = self.path(digest)
-        if target.is_dir():
-            return target
-        with self._lock:
-            if target.is_dir():
-                return target
-            staging = Path(tempfile.mkdtemp(dir=self.root, prefix=_STAGING))
-            try:
-                _unpack(self.blobs.get(digest), staging)
-                os.chmod(staging, 0o755)
-                os.replace(staging, target)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
-        return target
+        return self._build(self.path(digest), lambda staging: _unpack(self.blobs.get(digest),
+                                                                      staging))
 
     def ensure_layers(self, digests: tuple[str, ...]) -> Path | None:
         """The merged ``/opt`` of these layers, in order (later layers win), or None.
@@ -109,18 +97,25 @@ class CodeCache:
         if not digests:
             return None
         name = "opt-" + hashlib.sha256(":".join(digests).encode()).hexdigest()
-        target = self.root / name
+        layers = [self.ensure(digest) for digest in digests]
+
+        def merge(staging: Path) -> None:
+            for layer in layers:
+                shutil.copytree(layer, staging, symlinks=True, dirs_exist_ok=True,
+                                copy_function=_link_over)
+
+        return self._build(self.root / name, merge)
+
+    def _build(self, target: Path, fill: Callable[[Path], None]) -> Path:
+        """Make ``target`` once: fill a staging directory, then rename it into place."""
         if target.is_dir():
             return target
-        layers = [self.ensure(digest) for digest in digests]
         with self._lock:
             if target.is_dir():
                 return target
             staging = Path(tempfile.mkdtemp(dir=self.root, prefix=_STAGING))
             try:
-                for layer in layers:
-                    shutil.copytree(layer, staging, symlinks=True, dirs_exist_ok=True,
-                                    copy_function=_link_over)
+                fill(staging)
                 os.chmod(staging, 0o755)
                 os.replace(staging, target)
             except BaseException:

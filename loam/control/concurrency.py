@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from loam.control.functions import FunctionService
-from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
 from loam.errors import InvalidParameterValueException, ResourceConflictException
-from loam.store import FunctionRecord, RevisionMismatch
+from loam.store import RevisionMismatch
 
 __all__ = ["MIN_UNRESERVED", "ReservedConcurrency"]
 
@@ -64,7 +63,7 @@ class ReservedConcurrency:
             fn = self.functions.resolve(name)
             updated = fn.evolve(reserved_concurrency=reserved)
             try:
-                self.functions.store.replace_function(_record(updated), fn.revision_id)
+                self.functions.store.replace_function(updated.to_record(), fn.revision_id)
             except RevisionMismatch:
                 continue
             self.on_change()
@@ -74,8 +73,5 @@ class ReservedConcurrency:
             f"{self.functions.arns.function(name)}; retry."
         )
 
-
-def _record(fn: FunctionState) -> FunctionRecord:
-    return FunctionRecord(fn.name, fn.version, fn.revision_id, fn.to_json())
 
 

@@ -37,7 +37,7 @@ from loam.errors import (
     ValidationException,
 )
 from loam.runtimes.registry import RuntimeRegistry
-from loam.store import FunctionRecord, RecordExists, RecordNotFound, RevisionMismatch, Store
+from loam.store import RecordExists, RecordNotFound, RevisionMismatch, Store
 from loam.store.blobs import BlobStore
 
 __all__ = ["FunctionCache", "FunctionService"]
@@ -255,7 +255,7 @@ class FunctionService:
         try:
             if params.get("Publish"):
                 fn = fn.evolve(last_published=1)
-            self.store.create_function(_record(fn))
+            self.store.create_function(fn.to_record())
         except RecordExists as exc:
             raise ResourceConflictException(
                 f"Function already exist: {ref.name}"
@@ -348,10 +348,7 @@ class FunctionService:
             )
         expected = params.get("RevisionId")
         if expected is not None and expected != fn.revision_id:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
+            raise PreconditionFailedException.stale_revision()
         return fn
 
     def _begin_update(self, fn: FunctionState, changes: dict[str, Any]) -> FunctionState:
@@ -382,7 +379,7 @@ class FunctionService:
         """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""
         version = latest.evolve(version=str(latest.last_published), last_published=0,
                                 reserved_concurrency=None, revision_id=new_revision())
-        self.store.create_function(_record(version))
+        self.store.create_function(version.to_record())
         return version
 
     def _settle_versions(self, latest: FunctionState) -> None:
@@ -402,16 +399,13 @@ class FunctionService:
                 revision_id=new_revision(),
             )
             with contextlib.suppress(RevisionMismatch, RecordNotFound):
-                self.store.replace_function(_record(settled), version.revision_id)
+                self.store.replace_function(settled.to_record(), version.revision_id)
 
     def _swap(self, old: FunctionState, new: FunctionState) -> None:
         try:
-            self.store.replace_function(_record(new), old.revision_id)
+            self.store.replace_function(new.to_record(), old.revision_id)
         except RevisionMismatch as exc:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            ) from exc
+            raise PreconditionFailedException.stale_revision() from exc
         except RecordNotFound as exc:
             raise ResourceNotFoundException(
                 f"Function not found: {self.arns.function(old.name)}"
@@ -443,7 +437,7 @@ class FunctionService:
                     last_update_status_reason_code="InternalError", revision_id=new_revision(),
                 )
             try:
-                self.store.replace_function(_record(done), fn.revision_id)
+                self.store.replace_function(done.to_record(), fn.revision_id)
             except RevisionMismatch:
                 continue
             except RecordNotFound:
@@ -488,9 +482,6 @@ class FunctionService:
 def _names_alias(qualifier: str | None) -> bool:
     return qualifier is not None and qualifier != "$LATEST" and not qualifier.isdigit()
 
-
-def _record(fn: FunctionState) -> FunctionRecord:
-    return FunctionRecord(fn.name, fn.version, fn.revision_id, fn.to_json())
 
 
 def _b64sha(data: bytes) -> str:

@@ -236,10 +236,7 @@ class LayerService:
 
     def _check_revision(self, layer: LayerVersion, expected: str | None) -> None:
         if expected is not None and expected != layer.policy_revision:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetLayerVersionPolicy API to retrieve the latest Revision Id"
-            )
+            raise PreconditionFailedException.stale_revision("GetLayerVersionPolicy")
 
     def _statement(self, layer: LayerVersion, params: dict[str, Any]) -> dict[str, Any]:
         principal = params["Principal"]
@@ -261,10 +258,7 @@ class LayerService:
         try:
             self.store.replace_layer_version(old.name, old.version, new.to_json(), old.to_json())
         except (RevisionMismatch, RecordNotFound) as exc:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetLayerVersionPolicy API to retrieve the latest Revision Id"
-            ) from exc
+            raise PreconditionFailedException.stale_revision("GetLayerVersionPolicy") from exc
 
 
 def _matches(layer: LayerVersion, runtime: str | None, architecture: str | None) -> bool:

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from loam.store import AliasRecord
+from loam.store import AliasRecord, FunctionRecord
 
 __all__ = ["Alias", "FunctionState", "aws_timestamp", "new_revision"]
 
@@ -72,6 +72,9 @@ class FunctionState:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    def to_record(self) -> FunctionRecord:
+        return FunctionRecord(self.name, self.version, self.revision_id, self.to_json())
 
     @classmethod
     def from_json(cls, text: str) -> FunctionState:

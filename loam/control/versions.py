@@ -52,7 +52,7 @@ class VersionService:
             try:
                 self._record_number(latest, number)
                 version = self._snapshot(latest, number, params.get("Description"))
-                self.functions.store.create_function(_record(version))
+                self.functions.store.create_function(version.to_record())
             except (RevisionMismatch, RecordExists):
                 continue
             return self.functions.configuration(version)
@@ -90,10 +90,7 @@ class VersionService:
             )
         expected = params.get("RevisionId")
         if expected is not None and expected != latest.revision_id:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
+            raise PreconditionFailedException.stale_revision()
         sha = params.get("CodeSha256")
         if sha is not None and sha != latest.code_sha256:
             raise InvalidParameterValueException(
@@ -113,7 +110,7 @@ class VersionService:
 
     def _record_number(self, latest: FunctionState, number: int) -> None:
         bumped = latest.evolve(last_published=number)
-        self.functions.store.replace_function(_record(bumped), latest.revision_id)
+        self.functions.store.replace_function(bumped.to_record(), latest.revision_id)
 
     def _snapshot(self, latest: FunctionState, number: int,
                   description: str | None) -> FunctionState:
@@ -125,9 +122,6 @@ class VersionService:
             last_published=0,
         )
 
-
-def _record(fn: FunctionState) -> FunctionRecord:
-    return FunctionRecord(fn.name, fn.version, fn.revision_id, fn.to_json())
 
 
 def _decode_marker(marker: str | None) -> int:

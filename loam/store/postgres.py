@@ -103,20 +103,10 @@ class PostgresStore:
             ).fetchall()
 
     def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
-        with self._connection() as conn:
-            cur = conn.execute(
-                "UPDATE functions SET revision_id = %s, document = %s"
-                " WHERE name = %s AND version = %s AND revision_id = %s",
-                (record.revision_id, record.document, record.name, record.version,
-                 expected_revision),
-            )
-            if cur.rowcount == 1:
-                return
-            exists = conn.execute(
-                "SELECT 1 FROM functions WHERE name = %s AND version = %s",
-                (record.name, record.version),
-            ).fetchone()
-        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+        self._swap("functions", "revision_id = %s, document = %s",
+                   (record.revision_id, record.document), "name = %s AND version = %s",
+                   (record.name, record.version), "revision_id = %s", expected_revision,
+                   record.name)
 
     def list_versions(self, name: str) -> list[FunctionRecord]:
         with self._connection() as conn:
@@ -163,20 +153,10 @@ class PostgresStore:
             ).fetchall()
 
     def replace_alias(self, record: AliasRecord, expected_revision: str) -> None:
-        with self._connection() as conn:
-            cur = conn.execute(
-                "UPDATE aliases SET revision_id = %s, document = %s"
-                " WHERE function = %s AND name = %s AND revision_id = %s",
-                (record.revision_id, record.document, record.function, record.name,
-                 expected_revision),
-            )
-            if cur.rowcount == 1:
-                return
-            exists = conn.execute(
-                "SELECT 1 FROM aliases WHERE function = %s AND name = %s",
-                (record.function, record.name),
-            ).fetchone()
-        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+        self._swap("aliases", "revision_id = %s, document = %s",
+                   (record.revision_id, record.document), "function = %s AND name = %s",
+                   (record.function, record.name), "revision_id = %s", expected_revision,
+                   record.name)
 
     def delete_alias(self, function: str, name: str) -> bool:
         with self._connection() as conn:
@@ -215,17 +195,8 @@ class PostgresStore:
 
     def replace_layer_version(self, name: str, version: int, document: str,
                               expected: str) -> None:
-        with self._connection() as conn:
-            cur = conn.execute(
-                "UPDATE layer_versions SET document = %s WHERE name = %s AND version = %s"
-                " AND document = %s", (document, name, version, expected),
-            )
-            if cur.rowcount == 1:
-                return
-            exists = conn.execute(
-                "SELECT 1 FROM layer_versions WHERE name = %s AND version = %s", (name, version)
-            ).fetchone()
-        raise RevisionMismatch(name) if exists else RecordNotFound(name)
+        self._swap("layer_versions", "document = %s", (document,), "name = %s AND version = %s",
+                   (name, version), "document = %s", expected, name)
 
     def delete_layer_version(self, name: str, version: int) -> bool:
         with self._connection() as conn:
@@ -240,6 +211,22 @@ class PostgresStore:
                 "SELECT version, document FROM layer_versions " + where, params
             ).fetchall()
         return [(int(v), str(d)) for v, d in rows]
+
+    def _swap(self, table: str, assign: str, values: tuple[object, ...], key: str,
+              key_values: tuple[object, ...], guard: str, expected: object, name: str) -> None:
+        """Compare-and-swap one row: ``RevisionMismatch`` if the guard fails, else
+        ``RecordNotFound`` if the row is absent. Table and column names are constants."""
+        with self._connection() as conn:
+            cur = conn.execute(
+                f"UPDATE {table} SET {assign} WHERE {key} AND {guard}",
+                (*values, *key_values, expected),
+            )
+            if cur.rowcount == 1:
+                return
+            exists = conn.execute(
+                f"SELECT 1 FROM {table} WHERE {key}", key_values
+            ).fetchone()
+        raise RevisionMismatch(name) if exists else RecordNotFound(name)
 
     def close(self) -> None:
         with self._lock:

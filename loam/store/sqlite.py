@@ -94,23 +94,9 @@ class SqliteStore:
         return [FunctionRecord(*row) for row in rows]
 
     def replace_function(self, record: FunctionRecord, expected_revision: str) -> None:
-        try:
-            with self._lock:
-                cur = self._conn.execute(
-                    "UPDATE functions SET revision_id=?, document=?"
-                    " WHERE name=? AND version=? AND revision_id=?",
-                    (record.revision_id, record.document, record.name, record.version,
-                     expected_revision),
-                )
-                if cur.rowcount == 1:
-                    return
-                exists = self._conn.execute(
-                    "SELECT 1 FROM functions WHERE name=? AND version=?",
-                    (record.name, record.version),
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
-        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+        self._swap("functions", "revision_id=?, document=?", (record.revision_id, record.document),
+                   "name=? AND version=?", (record.name, record.version),
+                   "revision_id=?", expected_revision, record.name)
 
     def list_versions(self, name: str) -> list[FunctionRecord]:
         try:
@@ -162,23 +148,9 @@ class SqliteStore:
         return self._aliases("WHERE function=? ORDER BY name", (function,))
 
     def replace_alias(self, record: AliasRecord, expected_revision: str) -> None:
-        try:
-            with self._lock:
-                cur = self._conn.execute(
-                    "UPDATE aliases SET revision_id=?, document=?"
-                    " WHERE function=? AND name=? AND revision_id=?",
-                    (record.revision_id, record.document, record.function, record.name,
-                     expected_revision),
-                )
-                if cur.rowcount == 1:
-                    return
-                exists = self._conn.execute(
-                    "SELECT 1 FROM aliases WHERE function=? AND name=?",
-                    (record.function, record.name),
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
-        raise RevisionMismatch(record.name) if exists else RecordNotFound(record.name)
+        self._swap("aliases", "revision_id=?, document=?", (record.revision_id, record.document),
+                   "function=? AND name=?", (record.function, record.name),
+                   "revision_id=?", expected_revision, record.name)
 
     def delete_alias(self, function: str, name: str) -> bool:
         try:
@@ -241,20 +213,8 @@ class SqliteStore:
 
     def replace_layer_version(self, name: str, version: int, document: str,
                               expected: str) -> None:
-        try:
-            with self._lock:
-                cur = self._conn.execute(
-                    "UPDATE layer_versions SET document=? WHERE name=? AND version=?"
-                    " AND document=?", (document, name, version, expected),
-                )
-                if cur.rowcount == 1:
-                    return
-                exists = self._conn.execute(
-                    "SELECT 1 FROM layer_versions WHERE name=? AND version=?", (name, version)
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
-        raise RevisionMismatch(name) if exists else RecordNotFound(name)
+        self._swap("layer_versions", "document=?", (document,), "name=? AND version=?",
+                   (name, version), "document=?", expected, name)
 
     def delete_layer_version(self, name: str, version: int) -> bool:
         try:
@@ -275,6 +235,25 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
         return [(int(v), d) for v, d in rows]
+
+    def _swap(self, table: str, assign: str, values: tuple[object, ...], key: str,
+              key_values: tuple[object, ...], guard: str, expected: object, name: str) -> None:
+        """Compare-and-swap one row: ``RevisionMismatch`` if the guard fails, else
+        ``RecordNotFound`` if the row is absent. Table and column names are constants."""
+        try:
+            with self._lock:
+                cur = self._conn.execute(
+                    f"UPDATE {table} SET {assign} WHERE {key} AND {guard}",
+                    (*values, *key_values, expected),
+                )
+                if cur.rowcount == 1:
+                    return
+                exists = self._conn.execute(
+                    f"SELECT 1 FROM {table} WHERE {key}", key_values
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        raise RevisionMismatch(name) if exists else RecordNotFound(name)
 
     def close(self) -> None:
         with self._lock:
