@@ -29,3 +29,4 @@ format:
 bench: setup-dev
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.warm
+	$(PY) -m benchmarks.routing

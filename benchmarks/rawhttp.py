@@ -8,6 +8,11 @@ is a few tens of microseconds of Python per request, counted in its numbers.
 
     python -m benchmarks.rawhttp sequential PORT PATH BODY COUNT   → JSON latencies (ms)
     python -m benchmarks.rawhttp concurrent PORT PATH BODY CLIENTS SECONDS → JSON totals
+    python -m benchmarks.rawhttp tally PORT PATH BODY CLIENTS TOTAL HEADER → JSON counts
+
+``tally`` sends exactly TOTAL requests over CLIENTS connections and counts the
+responses by the value of one header (and their body), e.g.
+``X-Amz-Executed-Version`` for weighted alias routing.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import json
 import socket
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 
-__all__ = ["build_request", "concurrent", "sequential"]
+__all__ = ["Tally", "build_request", "concurrent", "sequential", "tally"]
 
 
 def build_request(method: str, path: str, body: bytes) -> bytes:
@@ -112,6 +119,58 @@ def concurrent(port: int, request: bytes, clients: int, seconds: float,
     return asyncio.run(_concurrent(port, request, clients, seconds, expected))
 
 
+def _header(head: bytes, name: bytes) -> str:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return ""
+
+
+@dataclass
+class Tally:
+    """Responses counted by (header value, body); every one was a 200 without a function error."""
+
+    counts: Counter[tuple[str, bytes]] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def by_value(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (value, _), n in self.counts.items():
+            out[value] += n
+        return out
+
+
+async def _tally_client(port: int, request: bytes, header: bytes, left: list[int],
+                        result: Tally) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while left[0] > 0:
+            left[0] -= 1
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            body = await reader.readexactly(_content_length(head))
+            _check(head, body, None)
+            result.counts[(_header(head, header), body)] += 1
+    finally:
+        writer.close()
+
+
+async def _tally(port: int, request: bytes, clients: int, total: int, header: str) -> Tally:
+    result, left = Tally(), [total]
+    started = time.monotonic()
+    await asyncio.gather(*(_tally_client(port, request, header.lower().encode(), left, result)
+                           for _ in range(clients)))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def tally(port: int, request: bytes, clients: int, total: int, header: str) -> Tally:
+    """Exactly ``total`` requests over ``clients`` keep-alive connections, counted by
+    the value of ``header``; raises ``BadResponse`` at the first failed response."""
+    return asyncio.run(_tally(port, request, clients, total, header))
+
+
 def main(argv: list[str]) -> None:
     mode, port, path, body = argv[0], int(argv[1]), argv[2], argv[3].encode()
     method = "GET" if path.startswith("/_loam/") else "POST"
@@ -119,6 +178,9 @@ def main(argv: list[str]) -> None:
     expected = None if method == "GET" else body
     if mode == "sequential":
         result: object = sequential(port, request, int(argv[4]), expected)
+    elif mode == "tally":
+        counted = tally(port, request, int(argv[4]), int(argv[5]), argv[6])
+        result = {"counts": counted.by_value(), "seconds": counted.seconds}
     else:
         result = concurrent(port, request, int(argv[4]), float(argv[5]), expected)
     json.dump(result, sys.stdout)
