@@ -27,6 +27,11 @@ class Settings:
     account_concurrency: int = 1000
     keep_alive_seconds: float = 300.0
     max_idle_environments: int = 64
+    # AWS's scaling rate: each function adds at most this many environments per window.
+    scale_limit: int = 1000
+    scale_window_seconds: float = 10.0
+    # Below this much MemAvailable, idle environments are evicted (LRU first).
+    min_free_memory_mb: int = 512
     # Path of a JSON file mapping runtime identifiers to interpreters.
     runtime_registry: Path | None = None
     # Public base URL used in Code.Location; derived from host/port if empty.
@@ -48,6 +53,9 @@ class Settings:
             "account_concurrency": int(_env("ACCOUNT_CONCURRENCY", "1000")),
             "keep_alive_seconds": float(_env("KEEP_ALIVE_SECONDS", "300")),
             "max_idle_environments": int(_env("MAX_IDLE_ENVIRONMENTS", "64")),
+            "scale_limit": int(_env("SCALE_LIMIT", "1000")),
+            "scale_window_seconds": float(_env("SCALE_WINDOW_SECONDS", "10")),
+            "min_free_memory_mb": int(_env("MIN_FREE_MEMORY_MB", "512")),
             "public_url": _env("PUBLIC_URL", ""),
             "templates": templates_enabled(),
         }

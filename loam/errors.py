@@ -34,6 +34,7 @@ __all__ = [
     "InvalidSignatureException",
     "LoamError",
     "PreconditionFailedException",
+    "ProvisionedConcurrencyConfigNotFoundException",
     "RequestEntityTooLargeException",
     "RequestTooLargeException",
     "ResourceConflictException",
@@ -103,6 +104,11 @@ class ResourceNotFoundException(_UserError):
     code = "ResourceNotFoundException"
     status = 404
     message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(_UserError):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
 
 
 class ResourceConflictException(_UserError):

@@ -1,7 +1,7 @@
 """One loam node: every component wired together, with one lifespan.
 
-The node owns its background loops (the environment reaper) and stops them,
-the pool and the store in reverse order of creation.
+The node owns its background loops (the environment reaper, the provisioner)
+and stops them, the pool and the store in reverse order of creation.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
+from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
 from loam.control.versions import VersionService
 from loam.invoke.admission import Admission
+from loam.invoke.provisioned import Provisioner
 from loam.invoke.service import InvokeService
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
@@ -52,8 +54,12 @@ class Node:
         self.code = CodeCache(self.blobs, data / "code")
         self.runtimes = RuntimeRegistry.from_file(settings.runtime_registry)
         self.arns = Arns(settings.region, settings.account_id)
-        self.pool = EnvironmentPool(self.host, data, self.clock, settings.keep_alive_seconds,
-                                    settings.max_idle_environments)
+        self.pool = EnvironmentPool(
+            self.host, data, self.clock, settings.keep_alive_seconds,
+            settings.max_idle_environments, settings.templates,
+            min_free_bytes=settings.min_free_memory_mb << 20,
+            scale_limit=settings.scale_limit, scale_window_s=settings.scale_window_seconds,
+        )
         self.functions = FunctionService(
             self.store, self.blobs, self.code, self.runtimes, self.arns, self.clock,
             settings.account_concurrency, on_change=self._function_changed,
@@ -68,9 +74,15 @@ class Node:
             self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
             self.clock, settings.region, self.admission,
         )
+        self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
+                                       self.invoker.logs)
+        self.provisioned = ProvisionedConcurrency(
+            self.functions, self.clock, status=self.provisioner.status,
+            on_change=self._refresh_reservations,
+        )
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reaper: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -80,13 +92,17 @@ class Node:
             log.info("runtime %s", spec.description)
         self.functions.resume_pending()
         await asyncio.to_thread(self._refresh_reservations)
-        self._reaper = asyncio.create_task(self._reap_forever(), name="environment-reaper")
+        self._tasks = [
+            asyncio.create_task(self._reap_forever(), name="environment-reaper"),
+            asyncio.create_task(self.provisioner.run(), name="provisioner"),
+        ]
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+                await task
         await self.invoker.close()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)
@@ -101,11 +117,14 @@ class Node:
                 log.exception("reaping idle environments failed")
 
     def _refresh_reservations(self) -> None:
-        """Called from control threads after a reservation changes (or a function is deleted)."""
+        """Called from control threads after a reservation or provisioned concurrency
+        changes (or a function, version or alias does)."""
         self.admission.set_reservations({
             fn.name: fn.reserved_concurrency
             for fn in self.functions.all_functions() if fn.reserved_concurrency is not None
         })
+        self.admission.set_provisioned(provisioned_targets(self.functions))
+        self.provisioner.request()
 
     def _function_changed(self, name: str) -> None:
         """Called from control threads: retire the function's idle environments."""

@@ -104,6 +104,28 @@ async def delete_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str
     return {}
 
 
+async def put_provisioned_concurrency_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.provisioned.put, p["FunctionName"], p.get("Qualifier"),
+        p["ProvisionedConcurrentExecutions"],
+    )
+
+
+async def get_provisioned_concurrency_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.provisioned.get, p["FunctionName"], p.get("Qualifier"))
+
+
+async def delete_provisioned_concurrency_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.provisioned.delete, p["FunctionName"], p.get("Qualifier"))
+    return {}
+
+
+async def list_provisioned_concurrency_configs(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.provisioned.list, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
+    )
+
+
 async def publish_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(node.versions.publish, p)
 
@@ -199,6 +221,10 @@ OPERATIONS: dict[str, Handler] = {
     "PutFunctionConcurrency": put_function_concurrency,
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,
+    "PutProvisionedConcurrencyConfig": put_provisioned_concurrency_config,
+    "GetProvisionedConcurrencyConfig": get_provisioned_concurrency_config,
+    "DeleteProvisionedConcurrencyConfig": delete_provisioned_concurrency_config,
+    "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
     "PublishVersion": publish_version,
     "ListVersionsByFunction": list_versions_by_function,
     "CreateAlias": create_alias,

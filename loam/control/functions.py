@@ -40,7 +40,7 @@ from loam.runtimes.registry import RuntimeRegistry
 from loam.store import RecordExists, RecordNotFound, RevisionMismatch, Store
 from loam.store.blobs import BlobStore
 
-__all__ = ["FunctionCache", "FunctionService"]
+__all__ = ["FunctionCache", "FunctionService", "committed_concurrency"]
 
 log = logging.getLogger("loam.control")
 
@@ -180,7 +180,12 @@ class FunctionService:
             after = batch[-1].name
 
     def reserved_total(self, excluding: str | None = None) -> int:
-        return sum(fn.reserved_concurrency or 0 for fn in self.all_functions()
+        """Concurrency set aside from the unreserved pool, by every function but one.
+
+        A function's reservation if it has one, else its provisioned
+        concurrency (which AWS takes from the unreserved pool).
+        """
+        return sum(committed_concurrency(fn) for fn in self.all_functions()
                    if fn.name != excluding)
 
     def account_settings(self) -> dict[str, Any]:
@@ -188,7 +193,7 @@ class FunctionService:
         for fn in self.all_functions():
             total += fn.code_size
             count += 1
-            reserved += fn.reserved_concurrency or 0
+            reserved += committed_concurrency(fn)
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80_530_636_800,
@@ -378,7 +383,8 @@ class FunctionService:
     def _publish_pending(self, latest: FunctionState) -> FunctionState:
         """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""
         version = latest.evolve(version=str(latest.last_published), last_published=0,
-                                reserved_concurrency=None, revision_id=new_revision())
+                                reserved_concurrency=None, provisioned={},
+                                revision_id=new_revision())
         self.store.create_function(version.to_record())
         return version
 
@@ -477,6 +483,13 @@ class FunctionService:
         spec = self.runtimes.resolve(runtime)
         detail = f"{spec.family}{spec.version}:{spec.interpreter}"
         return self.arns.runtime_version(runtime, detail)
+
+
+def committed_concurrency(fn: FunctionState) -> int:
+    """What ``fn`` ($LATEST) takes out of the account's unreserved concurrency."""
+    if fn.reserved_concurrency is not None:
+        return fn.reserved_concurrency
+    return sum(requested for requested, _ in fn.provisioned.values())
 
 
 def _names_alias(qualifier: str | None) -> bool:

@@ -53,6 +53,9 @@ class FunctionState:
     kms_key_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # On $LATEST: provisioned concurrency per qualifier (version or alias):
+    # qualifier → (requested environments, LastModified).
+    provisioned: dict[str, tuple[int, str]] = field(default_factory=dict)
     # On $LATEST: the number of the last version published (numbers are never reused).
     last_published: int = 0
     # Referenced layer versions, in order: (version ARN, blob digest, zipped, unzipped size).
@@ -83,6 +86,8 @@ class FunctionState:
         values = {k: v for k, v in raw.items() if k in known}
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
         values["layers"] = tuple(tuple(layer) for layer in values.get("layers", ()))
+        values["provisioned"] = {q: (int(n), str(t))
+                                 for q, (n, t) in values.get("provisioned", {}).items()}
         return cls(**values)
 
     @property

@@ -119,6 +119,7 @@ class VersionService:
             description=latest.description if description is None else description,
             revision_id=new_revision(),
             reserved_concurrency=None,
+            provisioned={},
             last_published=0,
         )
 

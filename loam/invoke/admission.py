@@ -3,7 +3,10 @@
 Invariants (per node):
 - a function with reserved concurrency N never runs more than N invocations
   at once, and those never count against the unreserved pool;
-- all other functions share ``account_limit - sum(reservations)``;
+- invocations of a version with provisioned concurrency run on it first (up
+  to its size) outside the unreserved pool, then spill over into it;
+- all other functions share ``account_limit - sum(reservations)`` minus the
+  provisioned concurrency of functions without a reservation;
 - a refused invocation raises ``TooManyRequestsException`` with AWS's
   ``Reason`` and never touches an environment.
 """
@@ -31,6 +34,10 @@ class Admission:
     def __init__(self, account_limit: int) -> None:
         self.account_limit = account_limit
         self._reservations: dict[str, int] = {}
+        # (function, version) → provisioned environments, and invocations running on them.
+        self._provisioned: dict[tuple[str, str], int] = {}
+        self._provisioned_total = 0
+        self._on_provisioned: dict[tuple[str, str], int] = {}
         self._running: dict[str, int] = {}
         self._unreserved_running = 0
         self._throttled = 0
@@ -38,14 +45,28 @@ class Admission:
     def set_reservations(self, reservations: dict[str, int]) -> None:
         self._reservations = dict(reservations)
 
+    def set_provisioned(self, provisioned: dict[tuple[str, str], int]) -> None:
+        """Provisioned concurrency per (function, version), as configured."""
+        self._provisioned = dict(provisioned)
+        self._provisioned_total = sum(
+            n for (name, _), n in provisioned.items() if name not in self._reservations
+        )
+
     @property
     def unreserved_limit(self) -> int:
-        return self.account_limit - sum(self._reservations.values())
+        return self.account_limit - sum(self._reservations.values()) - self._provisioned_total
 
     @contextlib.contextmanager
-    def admit(self, function_name: str) -> Iterator[None]:
+    def admit(self, function_name: str, version: str | None = None) -> Iterator[None]:
         reserved = self._reservations.get(function_name)
         running = self._running.get(function_name, 0)
+        if self._provisioned and reserved is None and version is not None:
+            key = (function_name, version)
+            on_provisioned = self._on_provisioned.get(key, 0)
+            if on_provisioned < self._provisioned.get(key, 0):
+                with self._admit_provisioned(key, on_provisioned):
+                    yield
+                return
         if reserved is not None:
             if running >= reserved:
                 self._throttled += 1
@@ -69,6 +90,25 @@ class Admission:
                 self._running[function_name] = left
             else:
                 del self._running[function_name]
+
+    @contextlib.contextmanager
+    def _admit_provisioned(self, key: tuple[str, str], running: int) -> Iterator[None]:
+        """Runs on the function's provisioned concurrency: outside the unreserved pool."""
+        self._on_provisioned[key] = running + 1
+        self._running[key[0]] = self._running.get(key[0], 0) + 1
+        try:
+            yield
+        finally:
+            left = self._on_provisioned[key] - 1
+            if left:
+                self._on_provisioned[key] = left
+            else:
+                del self._on_provisioned[key]
+            left = self._running[key[0]] - 1
+            if left:
+                self._running[key[0]] = left
+            else:
+                del self._running[key[0]]
 
     def statistics(self) -> AdmissionStatistics:
         return AdmissionStatistics(

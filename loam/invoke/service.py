@@ -151,7 +151,7 @@ class InvokeService:
         self, fn: FunctionState, call: _Call, payload: bytes, tail: bool,
         client_context: str | None,
     ) -> InvokeResult:
-        with self.admission.admit(fn.name):
+        with self.admission.admit(fn.name, fn.version):
             spec = await self._cached_spec(fn)
             request = InvocationRequest(
                 request_id=call.request_id,
@@ -168,6 +168,10 @@ class InvokeService:
             executed_version=fn.version,
             request_id=call.request_id,
         )
+
+    async def spec_for(self, fn: FunctionState) -> EnvironmentSpec:
+        """The environment spec of ``fn`` (as invocations build it): for provisioning."""
+        return await self._cached_spec(fn)
 
     async def _cached_spec(self, fn: FunctionState) -> EnvironmentSpec:
         """``_spec(fn)``, built once per resolved FunctionState.

@@ -99,8 +99,11 @@ class InvocationOutcome:
 
 
 class ExecutionEnvironment:
-    def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path) -> None:
+    def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
+                 initialization_type: str = "on-demand") -> None:
         self.spec = spec
+        # AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
+        self.initialization_type = initialization_type
         self.id = uuid.uuid4().hex
         self.host = host
         self.workdir = work_root / self.id
@@ -456,7 +459,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": self.initialization_type,
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime.identifier}",

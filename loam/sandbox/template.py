@@ -342,6 +342,10 @@ class TemplateManager:
         self._helper_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
+    def count(self) -> int:
+        """Live templates (retired ones still finishing included)."""
+        return len(self._templates) + len(self._retired)
+
     def own(self, task: asyncio.Task[None]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -41,3 +41,21 @@ def test_unreserved_pool_is_the_account_limit_minus_reservations() -> None:
     stats = admission.statistics()
     assert stats.in_flight == 0
     assert stats.throttled == 1
+
+
+def test_provisioned_invocations_run_outside_the_unreserved_pool_then_spill_over() -> None:
+    admission = Admission(account_limit=4)
+    admission.set_provisioned({("p", "1"): 2})
+    # The configured two come out of the shared pool: two left for everyone else.
+    assert admission.unreserved_limit == 2
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(admission.admit("p", "1"))
+        stack.enter_context(admission.admit("p", "1"))
+        assert admission.statistics().unreserved_in_flight == 0
+        stack.enter_context(admission.admit("p", "1"))  # spills over
+        assert admission.statistics().unreserved_in_flight == 1
+        stack.enter_context(admission.admit("other"))
+        with pytest.raises(TooManyRequestsException) as info, admission.admit("p", "2"):
+            pass
+        assert info.value.extra["Reason"] == "ConcurrentInvocationLimitExceeded"
+    assert admission.statistics().in_flight == 0
