@@ -30,3 +30,5 @@ bench: setup-dev
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.warm
 	$(PY) -m benchmarks.routing
+	$(PY) -m benchmarks.density -n 1000
+	$(PY) -m benchmarks.burst -n 500

@@ -92,6 +92,7 @@ class EnvironmentMemory:
 class Run:
     templates: bool
     target: int
+    memory_mb: int = MEMORY_MB
     reached: int = 0              # most busy environments seen at once
     ok: int = 0
     failed: int = 0
@@ -293,8 +294,8 @@ async def _drive(server: Server, run: Run, path: str, gate: Path) -> None:
             run.first_failure = run.first_failure or f"{result[0]}: {result[1][:300]!r}"
 
 
-def one_run(n: int, templates: bool, tmp: Path) -> Run:
-    run = Run(templates, n)
+def one_run(n: int, templates: bool, tmp: Path, memory_mb: int = MEMORY_MB) -> Run:
+    run = Run(templates, n, memory_mb)
     data = tmp / ("templates" if templates else "fresh")
     env = {"LOAM_TEMPLATES": "1" if templates else "0",
            "LOAM_ACCOUNT_CONCURRENCY": str(n + 100),
@@ -305,7 +306,7 @@ def one_run(n: int, templates: bool, tmp: Path) -> Run:
         lam = client(server)
         name = f"density-{uuid.uuid4().hex[:8]}"
         create_function(lam, name, {"index.py": HANDLER + f"# {name}\n"},
-                        MemorySize=MEMORY_MB, Timeout=900)
+                        MemorySize=memory_mb, Timeout=900)
         digest = lam.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
         gate = _code_dir(data, digest) / GATE
         asyncio.run(_drive(server, run, f"/2015-03-31/functions/{name}/invocations", gate))
@@ -346,16 +347,17 @@ def render(runs: list[Run]) -> str:
         "## Density: idle warm environments of one function",
         "",
         f"Measured by `make bench` (`benchmarks/density.py`) on {machine_line()}. "
-        f"One {MEMORY_MB} MB Python function; invocations opened {WAVE} at a time (each "
+        "One Python function; invocations opened {WAVE} at a time (each "
         "holds until a gate file appears), so N environments exist at once; then all "
         "return and N environments sit idle. Per environment (its cgroup), every process's "
         "`/proc/PID/smaps_rollup`: USS = Private_Clean + Private_Dirty, PSS = Pss. "
         f"Target (issue 3): 1,000 idle environments, USS ≤ {USS_TARGET_MIB:g} MiB each.",
         "",
-        "| templates | N asked | idle envs measured | invocations ok / failed | ramp s | "
-        "USS per env MiB (min / median / max) | PSS per env MiB (median) | total PSS MiB | "
-        "cgroup charge per env MiB (median) | host MemAvailable drop MiB (per env) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| templates | MemorySize MB | N asked | idle envs measured | invocations ok / failed "
+        "| ramp s | USS per env MiB (min / median / max) | PSS per env MiB (median) "
+        "| total PSS MiB | cgroup charge per env MiB (median) "
+        "| host MemAvailable drop MiB (per env) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         envs = run.environments
@@ -364,14 +366,15 @@ def render(runs: list[Run]) -> str:
         total_pss = sum(pss) + sum(t.pss for t in run.templates_memory)
         per_env = run.mem_available_drop / len(envs) if envs else 0
         lines.append(
-            f"| {'on' if run.templates else 'off'} | {run.target} | {len(envs)} | "
+            f"| {'on' if run.templates else 'off'} | {run.memory_mb} | {run.target} | "
+            f"{len(envs)} | "
             f"{run.ok} / {run.failed} | {run.ramp_seconds:.1f} | {_mmm(uss)} | "
             f"{_mib(statistics.median(pss)) if pss else '–'} | {_mib(total_pss)} | "
             f"{_mib(statistics.median([e.cgroup_bytes for e in envs])) if envs else '–'} | "
             f"{_mib(run.mem_available_drop)} ({_mib(per_env)}) |")
     lines += ["", "Per process, medians over the environments of each run (MiB):", "",
-              "| templates | N | process | RSS | PSS | USS |",
-              "| --- | ---: | --- | ---: | ---: | ---: |"]
+              "| templates | MemorySize MB | N | process | RSS | PSS | USS |",
+              "| --- | ---: | ---: | --- | ---: | ---: | ---: |"]
     for run in runs:
         by_name: dict[str, list[ProcessMemory]] = {}
         for e in run.environments:
@@ -379,21 +382,24 @@ def render(runs: list[Run]) -> str:
                 by_name.setdefault(p.name, []).append(p)
         for name, procs in sorted(by_name.items()):
             lines.append(
-                f"| {'on' if run.templates else 'off'} | {run.target} | {name} "
+                f"| {'on' if run.templates else 'off'} | {run.memory_mb} | {run.target} | {name} "
                 f"(×{len(procs)}) | {_mib(statistics.median([p.rss for p in procs]))} | "
                 f"{_mib(statistics.median([p.pss for p in procs]))} | "
                 f"{_mib(statistics.median([p.uss for p in procs]))} |")
         for t in run.templates_memory:
-            lines.append(f"| on | {run.target} | the template ({len(t.processes)} processes) | "
+            lines.append(f"| on | {run.memory_mb} | {run.target} | "
+                         f"the template ({len(t.processes)} processes; "
+                         f"its cgroup is charged {_mib(t.cgroup_bytes)} MiB) | "
                          f"{_mib(sum(p.rss for p in t.processes))} | {_mib(t.pss)} | "
                          f"{_mib(t.uss)} |")
     lines += ["", "The server with N idle environments, and where it stopped:", ""]
     for run in runs:
         s = run.server
         lines.append(
-            f"- templates {'on' if run.templates else 'off'}, N = {run.target}: server RSS "
+            f"- templates {'on' if run.templates else 'off'}, {run.memory_mb} MB, "
+            f"N = {run.target}: server RSS "
             f"{_mib(s.get('rss', 0))} MiB, {s.get('threads', 0)} threads, {s.get('fds', 0)} "
-            f"open descriptors; {run.loop_devices} loop devices attached; "
+            f"open descriptors; {run.loop_devices} loop devices attached on the machine; "
             f"most busy at once {run.reached}"
             + (f"; **stopped**: {run.stalled}" if run.stalled else "")
             + (f"; first failure: `{run.first_failure[:200]}`" if run.first_failure else "")
@@ -408,18 +414,26 @@ def main() -> None:
                         help="environments to hold (several: one run each)")
     parser.add_argument("--templates", choices=["off", "on", "both"], default="both")
     parser.add_argument("--json", type=Path, help="also save the raw results here")
+    parser.add_argument("--memory", type=int, nargs="+", default=[MEMORY_MB],
+                        help="the function's MemorySize (several: a templates run at each; "
+                             "fresh environments at the first only)")
     args = parser.parse_args()
     import tempfile
 
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.templates]
     runs: list[Run] = []
     for n in args.n:
-        for templates in modes:
-            print(f"density: N = {n}, templates {'on' if templates else 'off'}", flush=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                runs.append(one_run(n, templates, Path(tmp)))
-            if runs[-1].log_tail:
-                print(runs[-1].log_tail)
+        for i, memory in enumerate(args.memory):
+            # Fresh environments barely depend on MemorySize: only the first size for them.
+            for templates in modes if i == 0 else [m for m in modes if m]:
+                print(f"density: N = {n}, {memory} MB, templates "
+                      f"{'on' if templates else 'off'}", flush=True)
+                with tempfile.TemporaryDirectory() as tmp:
+                    runs.append(one_run(n, templates, Path(tmp), memory))
+                if runs[-1].log_tail:
+                    print(runs[-1].log_tail[-1500:])
+                if args.json:
+                    args.json.write_text(json.dumps([_summary(r) for r in runs], indent=1))
     markdown = render(runs)
     print(markdown)
     if args.json:
@@ -429,13 +443,16 @@ def main() -> None:
 
 
 def _summary(run: Run) -> dict[str, Any]:
-    return {"templates": run.templates, "n": run.target, "ok": run.ok, "failed": run.failed,
+    return {"templates": run.templates, "n": run.target, "memory_mb": run.memory_mb,
+            "ok": run.ok, "failed": run.failed,
             "reached": run.reached, "ramp_s": run.ramp_seconds, "stalled": run.stalled,
             "first_failure": run.first_failure, "server": run.server,
             "uss": [e.uss for e in run.environments], "pss": [e.pss for e in run.environments],
             "cgroup": [e.cgroup_bytes for e in run.environments],
             "mem_available_drop": run.mem_available_drop, "loop_devices": run.loop_devices,
-            "log_tail": run.log_tail}
+            "log_tail": run.log_tail,
+            "template_cgroup": [t.cgroup_bytes for t in run.templates_memory],
+            "template_pss": [t.pss for t in run.templates_memory]}
 
 
 if __name__ == "__main__":
