@@ -122,7 +122,8 @@ def make_etc(root: str, spec: dict) -> None:
         "passwd": f"root:x:0:0:root:/root:/sbin/nologin\n"
                   f"sbx_user1051:x:{uid}:{gid}::/tmp:/sbin/nologin\n",
         "group": f"root:x:0:\nsbx_user1051:x:{gid}:\n",
-        "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+        # sandbox.localdomain: where extensions' Telemetry API listeners are (AWS's name).
+        "hosts": "127.0.0.1\tlocalhost sandbox.localdomain sandbox\n::1\tlocalhost\n",
         "hostname": spec["hostname"] + "\n",
         "resolv.conf": "nameserver 127.0.0.1\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
