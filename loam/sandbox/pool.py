@@ -19,7 +19,12 @@ Invariants:
 - ``retire(function)`` destroys idle on-demand environments of every stale
   key of a function as soon as its code or configuration changes;
 - with templates on (``LOAM_TEMPLATES=1``), a new environment is forked from
-  its key's template when it can be (``template.py``), else started fresh.
+  its key's template when it can be (``template.py``), else started fresh;
+- a runtime that cannot be forked (``prestart_families``: Node.js) gets a
+  pre-started pool instead: whenever a version of it has no idle environment
+  left, one more is started in the background (one at a time per key), so
+  the next cold start finds it ready. Such spares are ordinary idle
+  environments: reaped, capped and evicted like any other.
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ class EnvironmentPool:
         min_free_bytes: int = 0,
         scale_limit: int = 1000,
         scale_window_s: float = 10.0,
+        prestart_families: frozenset[str] = frozenset({"nodejs"}),
     ) -> None:
         self.clock = clock
         self.keep_alive_s = keep_alive_s
@@ -123,6 +129,8 @@ class EnvironmentPool:
         self._provisioned: dict[str, set[ExecutionEnvironment]] = {}
         self._targets: dict[str, int] = {}
         self._starts: dict[str, deque[float]] = {}
+        self.prestart_families = prestart_families
+        self._prestarting: dict[str, asyncio.Task[None]] = {}
         self._created = self._destroyed = self._evictions = 0
         self.templates: TemplateManager | None = None
         self._owns_cgroups = factory is None
@@ -155,6 +163,8 @@ class EnvironmentPool:
         env = self._take_ready(spec.key) or self._take_idle(spec.key)
         if env is None:
             env = await self._create(spec)
+        if not self._idle.get(spec.key) and spec.runtime.family in self.prestart_families:
+            self._prestart(spec)
         self._busy.add(env)
         try:
             yield env
@@ -193,6 +203,29 @@ class EnvironmentPool:
             self._ready.setdefault(key, []).append(env)
         else:
             self._idle.setdefault(key, []).append((self.clock.monotonic(), env))
+        await self._enforce_idle_cap()
+
+    def _prestart(self, spec: EnvironmentSpec) -> None:
+        """Start one more environment of ``spec`` in the background, to wait idle."""
+        if spec.key in self._prestarting:
+            return
+        task = asyncio.create_task(self._start_spare(spec), name=f"prestart-{spec.key[:40]}")
+        self._prestarting[spec.key] = task
+        task.add_done_callback(lambda _: self._prestarting.pop(spec.key, None))
+
+    async def _start_spare(self, spec: EnvironmentSpec) -> None:
+        try:
+            self._count_start(spec.function_name)
+            env = self._factory(spec, "on-demand")
+            await self._start(env)
+        except Exception as exc:  # a spare is an optimisation: the next cold start tries again
+            log.debug("%s: no pre-started environment (%s)", spec.function_name, exc)
+            return
+        self._created += 1
+        if env.init_error is not None:
+            await self._destroy(env, "init-failed")
+            return
+        self._idle.setdefault(spec.key, []).insert(0, (self.clock.monotonic(), env))
         await self._enforce_idle_cap()
 
     def _take_ready(self, key: str) -> ExecutionEnvironment | None:
@@ -330,6 +363,9 @@ class EnvironmentPool:
         await env.destroy(reason)
 
     async def close(self) -> None:
+        for task in list(self._prestarting.values()):
+            task.cancel()
+        await asyncio.gather(*self._prestarting.values(), return_exceptions=True)
         envs = [e for slot in self._idle.values() for _, e in slot] + list(self._busy)
         envs += [e for slot in self._ready.values() for e in slot]
         self._idle.clear()

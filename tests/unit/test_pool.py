@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -59,9 +60,11 @@ class Harness:
             return env
 
 
-def spec(key: str, function: str = "f") -> EnvironmentSpec:
-    return cast(EnvironmentSpec, type("Spec", (), {"key": key, "function_name": function,
-                                                    "log_group": "/aws/lambda/f"})())
+def spec(key: str, function: str = "f", family: str = "python") -> EnvironmentSpec:
+    return cast(EnvironmentSpec, SimpleNamespace(
+        key=key, function_name=function, log_group="/aws/lambda/f",
+        runtime=SimpleNamespace(family=family),
+    ))
 
 
 def run(coro: Any) -> Any:
@@ -193,4 +196,29 @@ def test_release_turns_provisioned_environments_into_on_demand_ones() -> None:
         h.clock.advance(61)
         assert await h.pool.reap() == 1
         assert h.made[0].destroyed == "idle-timeout"
+    run(scenario())
+
+
+def test_unforkable_runtimes_keep_one_environment_started_ahead() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        node = spec("n", family="nodejs")
+        async with h.pool.environment(node) as first:
+            pass
+        await asyncio.sleep(0)  # let the spare start
+        await asyncio.gather(*h.pool._prestarting.values())
+        assert len(h.made) == 2 and h.pool.statistics().idle == 2
+        # Sequential traffic reuses the warm one; the spare stays put.
+        async with h.pool.environment(node) as again:
+            assert again is first
+        assert len(h.made) == 2
+        # Two at once take both; one more is started ahead for the next.
+        async with h.pool.environment(node), h.pool.environment(node):
+            await asyncio.gather(*h.pool._prestarting.values())
+        assert len(h.made) == 3
+        # Python forks from templates instead: no spare.
+        async with h.pool.environment(spec("p")):
+            pass
+        assert not h.pool._prestarting and len(h.made) == 4
+        await h.pool.close()
     run(scenario())
