@@ -156,6 +156,21 @@ INIT_ERROR = source('''
     print("bad-ext reported an init error", flush=True)
 ''')
 
+# Exits while its first invocation runs: AWS resets the environment (Extension.Crash).
+CRASH_ON_INVOKE = source('''
+    #!/usr/bin/env python3
+    import os, sys, urllib.request
+
+    API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension/"
+    answer = urllib.request.urlopen(urllib.request.Request(
+        API + "register", data=b'{"events": ["INVOKE"]}', method="POST",
+        headers={"Lambda-Extension-Name": "bad-ext"}))
+    me = {"Lambda-Extension-Identifier": answer.headers["Lambda-Extension-Identifier"]}
+    urllib.request.urlopen(urllib.request.Request(API + "event/next", headers=me)).read()
+    sys.exit(4)
+''')
+NEVER_REGISTERS = "#!/bin/sh\necho bad-ext waiting\nexec sleep 600\n"
+
 
 def _executable_zip(files: dict[str, str]) -> bytes:
     buf = io.BytesIO()
@@ -324,3 +339,23 @@ def test_shutdown_event_on_destroy(tmp_path: Path, destroy: str, reason: str) ->
     left = float(logs.split(f"my-ext shutdown {reason} ")[1].split()[0])
     assert 0 < left <= 2.0  # AWS's 2,000 ms with external extensions
     assert took < 2.5
+
+
+def test_extension_crash_after_init_resets_the_environment(lam: Any) -> None:
+    name = _create(lam, "python3.12", [_layer(lam, {"extensions/bad-ext": CRASH_ON_INVOKE})])
+    crashed = invoke(lam, name, {"n": 1})
+    assert crashed.function_error == "Unhandled"
+    assert crashed.payload["errorType"] == "Extension.Crash"
+    assert crashed.report.cold
+    assert invoke(lam, name, {"n": 2}).report.cold  # a fresh environment
+    lam.delete_function(FunctionName=name)
+
+
+def test_extension_that_never_registers_times_init_out(lam: Any) -> None:
+    name = _create(lam, "python3.12", [_layer(lam, {"extensions/bad-ext": NEVER_REGISTERS})])
+    result = invoke(lam, name, {"n": 1})
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Sandbox.Timedout"
+    assert "extension bad-ext did not register" in result.payload["errorMessage"]
+    assert "EXTENSION\tName: bad-ext\tState: Started\tEvents: []" in result.log
+    lam.delete_function(FunctionName=name)

@@ -47,7 +47,7 @@ from agent_telemetry import Telemetry
 API = "127.0.0.1:9001"
 EXTENSIONS_DIR = "/opt/extensions"
 # Init must end inside loam's own Init timeout (10 s) with an answer.
-INIT_BUDGET_S = 9.5
+INIT_BUDGET_S = 9.0
 # AWS's share of the shutdown time for the runtime to exit after SIGTERM.
 RUNTIME_SHARE = 0.3
 

@@ -162,19 +162,19 @@ class Registry:
             self.cond.notify_all()
 
     def wait_until(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
-        """Wait (monotonic ``deadline``, None: no end) for ``predicate`` or a fatal error.
+        """Wait (monotonic ``deadline``, None: no end) for ``predicate``.
 
-        True if ``predicate`` held.
+        True if it held; False past the deadline or once an extension failed fatally.
         """
         with self.cond:
-            while not predicate():
-                if self.fatal is not None:
-                    return False
+            while self.fatal is None:
+                if predicate():
+                    return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
                 self.cond.wait(left)
-            return True
+            return False
 
     def all_registered(self) -> bool:
         return all(e.state != "Started" for e in self.externals.values())
