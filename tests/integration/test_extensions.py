@@ -25,7 +25,7 @@ from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import EnvironmentSpec, InvocationRequest
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
-from tests.helpers import ROLE, make_zip
+from tests.helpers import ROLE, client, make_zip, start_server
 from tests.integration.sandbox_support import invoke, source, unique_name
 
 pytestmark = pytest.mark.sandbox
@@ -359,3 +359,18 @@ def test_extension_that_never_registers_times_init_out(lam: Any) -> None:
     assert "extension bad-ext did not register" in result.payload["errorMessage"]
     assert "EXTENSION\tName: bad-ext\tState: Started\tEvents: []" in result.log
     lam.delete_function(FunctionName=name)
+
+
+def test_extensions_start_fresh_environments_when_templates_are_on(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_server(tmp_path_factory.mktemp("ext-templates") / "data",
+                          extra_env={"LOAM_TEMPLATES": "1"})
+    try:
+        lam = client(server)
+        name = _create(lam, "python3.12", [_layer(lam, {"extensions/my-ext": EXTENSION})])
+        first = invoke(lam, name, {"n": 1}).ok()
+        events = [json.loads(line) for line in invoke(lam, name, {"n": 2}).ok()["events"]
+                  .splitlines()]
+        assert events[0]["requestId"] == first["id"]
+    finally:
+        server.stop()
