@@ -28,7 +28,12 @@ from loam.control.code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeCache, inspect_p
 from loam.control.layers import LayerService
 from loam.control.models import Alias, FunctionState, aws_timestamp, new_revision
 from loam.control.names import Arns, FunctionRef, parse_function_name
-from loam.control.validation import check_environment, check_limits, check_runtime
+from loam.control.validation import (
+    check_environment,
+    check_limits,
+    check_runtime,
+    check_snap_start,
+)
 from loam.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -227,6 +232,8 @@ class FunctionService:
                 "deployment packages."
             )
         check_runtime(runtime, self.runtimes)
+        snap_start = params.get("SnapStart", {}).get("ApplyOn", "None")
+        check_snap_start(snap_start, runtime)
         zip_bytes = self._zip_from(params.get("Code", {}))
         package = inspect_package(zip_bytes)
         variables = params.get("Environment", {}).get("Variables", {})
@@ -253,6 +260,7 @@ class FunctionService:
             dead_letter_target=params.get("DeadLetterConfig", {}).get("TargetArn"),
             kms_key_arn=params.get("KMSKeyArn"),
             tags=params.get("Tags", {}),
+            snap_start=snap_start,
             revision_id=new_revision(),
             last_modified=aws_timestamp(self.clock.time()),
             **_logging_fields(params.get("LoggingConfig", {})),
@@ -314,6 +322,10 @@ class FunctionService:
             changes["dead_letter_target"] = params["DeadLetterConfig"].get("TargetArn") or None
         if "LoggingConfig" in params:
             changes.update(_logging_fields(params["LoggingConfig"], fn))
+        if "SnapStart" in params:
+            changes["snap_start"] = params["SnapStart"].get("ApplyOn", "None")
+        check_snap_start(changes.get("snap_start", fn.snap_start),
+                         changes.get("runtime", fn.runtime))
         return self.configuration(self._begin_update(fn, changes))
 
     def delete_function(self, function_name: str, qualifier: str | None) -> None:

@@ -53,6 +53,9 @@ class FunctionState:
     kms_key_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # SnapStart ApplyOn: "PublishedVersions" restores each environment of a published
+    # version from that version's initialised template; "None" does not.
+    snap_start: str = "None"
     # On $LATEST: provisioned concurrency per qualifier (version or alias):
     # qualifier → (requested environments, LastModified).
     provisioned: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -91,6 +94,11 @@ class FunctionState:
         return cls(**values)
 
     @property
+    def restores_from_snapshot(self) -> bool:
+        """SnapStart is on for this version: published, with ApplyOn PublishedVersions."""
+        return self.snap_start == "PublishedVersions" and self.version != "$LATEST"
+
+    @property
     def effective_log_group(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
 
@@ -114,7 +122,8 @@ class FunctionState:
             "PackageType": "Zip",
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": {"ApplyOn": self.snap_start,
+                          "OptimizationStatus": "On" if self.restores_from_snapshot else "Off"},
             "LoggingConfig": self._logging_config(),
         }
         if self.environment:

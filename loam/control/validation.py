@@ -8,7 +8,7 @@ from typing import Any
 from loam.errors import InvalidParameterValueException, ValidationException
 from loam.runtimes.registry import RuntimeRegistry
 
-__all__ = ["check_environment", "check_limits", "check_runtime"]
+__all__ = ["check_environment", "check_limits", "check_runtime", "check_snap_start"]
 
 ENV_LIMIT = 4096
 MAX_MEMORY = 10_240
@@ -23,6 +23,17 @@ RESERVED_ENV = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 DEPRECATED = {"python2.7", "python3.6", "python3.7", "python3.8"}
+
+
+# Managed runtimes of loam's registry that AWS offers SnapStart on (Python 3.12 and later).
+SNAP_START_RUNTIMES = frozenset({"python3.12", "python3.13", "python3.14"})
+
+
+def check_snap_start(apply_on: str, runtime: str) -> None:
+    if apply_on == "PublishedVersions" and runtime not in SNAP_START_RUNTIMES:
+        raise InvalidParameterValueException(
+            f"{runtime} is not supported for SnapStart enabled functions."
+        )
 
 
 def check_runtime(runtime: str, registry: RuntimeRegistry) -> None:

@@ -33,7 +33,7 @@ _PAGE = 50
 _IDENTITY = ("code_sha256", "runtime", "role", "handler", "timeout", "memory_size",
              "environment", "ephemeral_storage", "architectures", "tracing_mode", "log_format",
              "log_group", "application_log_level", "system_log_level", "dead_letter_target",
-             "kms_key_arn")
+             "kms_key_arn", "snap_start", "layers")
 
 
 class VersionService:

@@ -209,6 +209,7 @@ class InvokeService:
             architecture=fn.architectures[0],
             key=f"{fn.name}:{fn.version}:{fn.code_digest}:{_config_key(fn)}:{layer_digests}",
             opt_dir=opt_dir,
+            snap_start=fn.restores_from_snapshot,
         )
 
     async def _execute(

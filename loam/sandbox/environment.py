@@ -70,6 +70,9 @@ class EnvironmentSpec:
     key: str = ""
     # The function's layers merged in order, mounted read-only at /opt.
     opt_dir: Path | None = None
+    # SnapStart on: environments are restored from the version's template even
+    # when templates are not the node's default.
+    snap_start: bool = False
 
 
 @dataclass(frozen=True)

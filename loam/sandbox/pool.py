@@ -18,8 +18,9 @@ Invariants:
   ``ScalingLimitExceeded`` without creating anything;
 - ``retire(function)`` destroys idle on-demand environments of every stale
   key of a function as soon as its code or configuration changes;
-- with templates on (``LOAM_TEMPLATES=1``), a new environment is forked from
-  its key's template when it can be (``template.py``), else started fresh;
+- with templates on (``LOAM_TEMPLATES=1``), or for a SnapStart version, a new
+  environment is forked from its key's template when it can be
+  (``template.py``), else started fresh;
 - a runtime that cannot be forked (``prestart_families``: Node.js) gets a
   pre-started pool instead: whenever a version of it has no idle environment
   left, one more is started in the background (one at a time per key), so
@@ -133,6 +134,7 @@ class EnvironmentPool:
         self._prestarting: dict[str, asyncio.Task[None]] = {}
         self._created = self._destroyed = self._evictions = 0
         self.templates: TemplateManager | None = None
+        self.fork_all = False
         self._owns_cgroups = factory is None
         if factory is not None:
             self.host = host
@@ -145,9 +147,10 @@ class EnvironmentPool:
         self._factory = self._new_environment
         if templates is None:
             templates = templates_enabled()
-        # Fork new environments of an initialised version from its template (template.py).
-        if templates:
-            self.templates = TemplateManager(self.host, self.work_root)
+        # Fork new environments of an initialised version from its template
+        # (template.py): every version's when templates are on, else SnapStart ones'.
+        self.fork_all = templates
+        self.templates = TemplateManager(self.host, self.work_root)
         swept = sweep_leftovers(self.host, self.work_root)
         if swept:
             log.info("removed %d environments left by an earlier run", swept)
@@ -176,7 +179,7 @@ class EnvironmentPool:
         self._count_start(spec.function_name)
         await self._relieve_memory()
         env: ExecutionEnvironment | None = None
-        if self.templates is not None:
+        if self.templates is not None and (self.fork_all or spec.snap_start):
             env = await self.templates.fork(spec)
         if env is None:
             env = self._factory(spec, "on-demand")
