@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from botocore.model import OperationModel
+
+from loam.api import eventstream
 from loam.api.lambda_ops import OPERATIONS
 from loam.api.model import RouteTable, service_model
 from loam.api.rest_json import error_response, parse_request, serialize_response
@@ -70,9 +73,14 @@ class LambdaApp:
             status, headers, payload = error_response(LoamError("An internal error occurred."))
         if "x-amzn-RequestId" not in headers:  # Invoke's is its invocation's
             headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        await _respond(send, status, headers, payload)
+        if isinstance(payload, bytes):
+            await _respond(send, status, headers, payload)
+        else:
+            await _respond_events(send, status, headers, payload)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, str], bytes]:
+    async def _handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, dict[str, str], bytes | eventstream.EventSource]:
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
         raw_query: bytes = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
@@ -97,9 +105,13 @@ class LambdaApp:
                 raise ValidationException.from_violations(violations)
         output = await handler(self.node, params)
         meta = output.pop("ResponseMetadata", None) or {}
+        events = _pop_event_stream(op, output)
         status, headers, payload = serialize_response(op, output)
         if meta.get("RequestId"):
             headers["x-amzn-RequestId"] = meta["RequestId"]
+        if events is not None:
+            headers["Content-Type"] = eventstream.CONTENT_TYPE
+            return status, headers, events
         return status, headers, payload
 
     def _loam_endpoint(
@@ -151,6 +163,31 @@ async def _read_body(receive: Receive, operation: str) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _pop_event_stream(op: OperationModel, output: dict[str, Any]) -> eventstream.EventSource | None:
+    """An output's event stream (its payload member), taken out of ``output``."""
+    if not op.has_event_stream_output or op.output_shape is None:
+        return None
+    source: eventstream.EventSource | None = output.pop(
+        op.output_shape.serialization["payload"], None)
+    return source
+
+
+async def _respond_events(send: Send, status: int, headers: dict[str, str],
+                          events: eventstream.EventSource) -> None:
+    """Headers at once, then each event-stream message as it is written (chunked)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+
+    async def write(data: bytes) -> None:
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+
+    try:
+        await events(write)
+    except Exception:  # the boundary, with the status already sent: log it, end the body
+        log.exception("unhandled error")
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:

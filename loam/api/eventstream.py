@@ -15,9 +15,16 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
-__all__ = ["encode_message", "invoke_complete", "payload_chunk"]
+__all__ = ["CONTENT_TYPE", "EventSource", "Write", "encode_message", "invoke_complete",
+           "payload_chunk"]
+
+CONTENT_TYPE = "application/vnd.amazon.eventstream"
+# An operation's event-stream output: given a writer, it writes every encoded
+# message in order, each as soon as it exists, and returns when the stream ends.
+Write = Callable[[bytes], Awaitable[None]]
+EventSource = Callable[[Write], Awaitable[None]]
 
 _PRELUDE = struct.Struct("!II")
 _CRC = struct.Struct("!I")

@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loam.api import eventstream
 from loam.api.rest_json import load_json
-from loam.invoke.service import SYNC_PAYLOAD_LIMIT
+from loam.errors import LoamError
+from loam.invoke.service import SYNC_PAYLOAD_LIMIT, StreamEnd
 from loam.node import Node
 
 __all__ = ["OPERATIONS"]
@@ -76,6 +78,40 @@ async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
         "LogResult": result.log_result,
         "ExecutedVersion": result.executed_version,
         "ResponseMetadata": {"RequestId": result.request_id},
+    }
+
+
+async def invoke_with_response_stream(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    payload: bytes = p.get("Payload", b"")
+    _check_json(payload)
+    stream = await node.invoker.invoke_with_response_stream(
+        p["FunctionName"],
+        p.get("Qualifier"),
+        p.get("InvocationType", "RequestResponse"),
+        p.get("LogType", "None"),
+        payload,
+        p.get("ClientContext"),
+    )
+    if stream is None:  # DryRun
+        return {"StatusCode": 204}
+
+    async def events(write: eventstream.Write) -> None:
+        async def chunk(data: bytes) -> None:
+            await write(eventstream.payload_chunk(data))
+
+        try:
+            end = await stream.run(chunk)
+        except LoamError as exc:  # the status line is sent: the error ends the stream
+            end = StreamEnd(exc.code, exc.message)
+        await write(eventstream.invoke_complete(end.error_code, end.error_details,
+                                                end.log_result))
+
+    source: eventstream.EventSource = events
+    return {
+        "StatusCode": 200,
+        "ExecutedVersion": stream.executed_version,
+        "EventStream": source,
+        "ResponseMetadata": {"RequestId": stream.request_id},
     }
 
 
@@ -218,6 +254,7 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteFunction": delete_function,
     "GetAccountSettings": get_account_settings,
     "Invoke": invoke,
+    "InvokeWithResponseStream": invoke_with_response_stream,
     "PutFunctionConcurrency": put_function_concurrency,
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import random
@@ -33,6 +34,7 @@ from loam.errors import (
 from loam.invoke.admission import Admission
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
+    ChunkSink,
     EnvironmentFailed,
     EnvironmentSpec,
     ExecutionEnvironment,
@@ -43,7 +45,7 @@ from loam.sandbox.pool import EnvironmentPool
 from loam.telemetry.logs import LogSink
 from loam.telemetry.report import InvocationReport, end_line, start_line, timestamp_prefix
 
-__all__ = ["InvokeResult", "InvokeService"]
+__all__ = ["InvokeResult", "InvokeService", "ResponseStream", "StreamEnd"]
 
 log = logging.getLogger("loam.invoke")
 
@@ -51,6 +53,8 @@ SYNC_PAYLOAD_LIMIT = 6_291_456
 # AWS accepts a response of up to 6 MB + 100 bytes, and says so in its error.
 RESPONSE_PAYLOAD_LIMIT = 6_291_556
 ASYNC_PAYLOAD_LIMIT = 262_144
+# AWS's (soft) limit on a streamed response.
+STREAM_RESPONSE_LIMIT = 20 * 1024 * 1024
 TAIL_BYTES = 4096
 SPEC_CACHE_LIMIT = 4096
 
@@ -65,6 +69,40 @@ class InvokeResult:
     # The invocation's request id (context.aws_request_id); AWS returns it as
     # the response's x-amzn-RequestId. None for DryRun.
     request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """How a streamed invocation ended: the members of AWS's ``InvokeComplete``."""
+
+    error_code: str | None = None
+    error_details: str | None = None
+    log_result: str | None = None
+
+
+class ResponseStream:
+    """One accepted InvokeWithResponseStream call: resolved, admitted, ready to run.
+
+    It holds its admission slot from acceptance until ``run`` returns; the
+    caller runs it exactly once.
+    """
+
+    def __init__(self, service: InvokeService, fn: FunctionState, spec: EnvironmentSpec,
+                 request: InvocationRequest, tail: bool, admitted: contextlib.ExitStack) -> None:
+        self._service = service
+        self._fn = fn
+        self._spec = spec
+        self._request = request
+        self._tail = tail
+        self._admitted = admitted
+        self.request_id = request.request_id
+        self.executed_version = fn.version
+
+    async def run(self, emit: ChunkSink) -> StreamEnd:
+        """Invoke; each piece of the response goes to ``emit`` as the function produces it."""
+        with self._admitted:
+            return await self._service._run_streaming(
+                self._fn, self._spec, self._request, emit, self._tail)
 
 
 class InvokeService:
@@ -124,6 +162,43 @@ class InvokeService:
             task.add_done_callback(self._background.discard)
             return InvokeResult(202, request_id=call.request_id)
         return await self._run(fn, call, payload, log_type == "Tail", client_context)
+
+    async def invoke_with_response_stream(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        invocation_type: str,
+        log_type: str,
+        payload: bytes,
+        client_context: str | None = None,
+    ) -> ResponseStream | None:
+        """Accept a streamed invocation (None for DryRun); every refusal is raised here,
+        before a byte of the response is sent."""
+        fn = await self._resolve(function_name, qualifier)
+        self._check_invocable(fn)
+        ref = parse_function_name(function_name, qualifier)
+        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
+                "operation"
+            )
+        if invocation_type == "DryRun":
+            return None
+        admitted = contextlib.ExitStack()
+        admitted.enter_context(self.admission.admit(fn.name, fn.version))
+        try:
+            spec = await self._cached_spec(fn)
+        except BaseException:
+            admitted.close()
+            raise
+        request = InvocationRequest(
+            request_id=call.request_id,
+            payload=payload,
+            invoked_function_arn=call.invoked_arn,
+            client_context=_decode_client_context(client_context),
+        )
+        return ResponseStream(self, fn, spec, request, log_type == "Tail", admitted)
 
     async def _resolve(self, function_name: str, qualifier: str | None) -> FunctionState:
         """From the function cache when it can (no thread, no store), else from the store."""
@@ -238,7 +313,8 @@ class InvokeService:
         return text, body, error
 
     async def _invoke_in(
-        self, env: ExecutionEnvironment, request: InvocationRequest
+        self, env: ExecutionEnvironment, request: InvocationRequest,
+        on_chunk: ChunkSink | None = None,
     ) -> InvocationOutcome:
         if env.init_error is not None:
             # Init failed: AWS reports the init error for this invocation and
@@ -249,7 +325,7 @@ class InvokeService:
             outcome.max_memory_mb = env.max_memory_mb()
             self._discard(env, "init-error")
             return outcome
-        outcome = await env.invoke(request)
+        outcome = await env.invoke(request, on_chunk)
         if outcome.status in ("timeout", "crash"):
             self._discard(env, outcome.status)
         return outcome
@@ -301,6 +377,50 @@ class InvokeService:
             max_billed_ms=fn.timeout * 1000,
         )
 
+    async def _run_streaming(
+        self, fn: FunctionState, spec: EnvironmentSpec, request: InvocationRequest,
+        emit: ChunkSink, tail: bool,
+    ) -> StreamEnd:
+        """As ``_execute``, with the response streamed to ``emit`` and errors as StreamEnd.
+
+        A function that does not stream answers with its whole (buffered)
+        response: that is sent as one piece, after the log is written.
+        """
+        rid = request.request_id
+        lines = [start_line(rid, fn.version)]
+        stream = ""
+        sink = _LimitedSink(emit, STREAM_RESPONSE_LIMIT)
+        whole = b""
+        try:
+            async with self.pool.environment(spec) as env:
+                stream = env.log_stream
+                try:
+                    outcome = await self._invoke_in(env, request, sink.write)
+                except BaseException:  # the client or the server went away mid-invocation
+                    self._discard(env, "interrupted")
+                    raise
+                if outcome.status == "success" and sink.received:
+                    end = sink.end()
+                    status_line: list[str] = []
+                else:
+                    body, error, status_line = self._shape(env, fn, request, outcome)
+                    end = _stream_error(body) if error else StreamEnd()
+                    whole = b"" if error else body
+                lines += outcome.logs + status_line
+        except EnvironmentFailed as exc:
+            log.error("environment for %s failed to start: %s", fn.name, exc)
+            message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
+            end = StreamEnd("Runtime.ExitError", message)
+            outcome = InvocationOutcome("crash", b"", "Runtime.ExitError", 0.0, 0)
+            lines.append(message + "\nRuntime.ExitError\n")
+        lines.append(end_line(rid))
+        lines.append(self._report(fn, rid, outcome).line())
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        self.logs.emit(fn.effective_log_group, stream, text)
+        if whole:
+            await emit(whole)
+        return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
+
     async def close(self) -> None:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
@@ -312,6 +432,41 @@ class _Call:
 
     request_id: str
     invoked_arn: str
+
+
+class _LimitedSink:
+    """Passes a streamed response on until it exceeds ``limit`` bytes, then drops the rest."""
+
+    def __init__(self, emit: ChunkSink, limit: int) -> None:
+        self._emit = emit
+        self._limit = limit
+        self.received = 0
+
+    async def write(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received <= self._limit:
+            await self._emit(data)
+
+    def end(self) -> StreamEnd:
+        if self.received <= self._limit:
+            return StreamEnd()
+        return StreamEnd("Function.ResponseSizeTooLarge",
+                         "Response payload size exceeded maximum allowed payload size "
+                         f"({self._limit} bytes).")
+
+
+def _stream_error(body: bytes) -> StreamEnd:
+    """An error document (the function's, or the platform's) as InvokeComplete reports it."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return StreamEnd("Unhandled", body.decode("utf-8", "replace"))
+    error_type = doc.get("errorType")
+    message = doc.get("errorMessage")
+    return StreamEnd(error_type if isinstance(error_type, str) and error_type else "Unhandled",
+                     message if isinstance(message, str) else json.dumps(message))
 
 
 def _config_key(fn: FunctionState) -> str:

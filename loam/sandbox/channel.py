@@ -2,6 +2,8 @@
 
 A frame is ``!II`` (header length, body length), a JSON header, a raw body.
 The runtime side re-implements these few lines (it may not import loam).
+A streamed response is a run of ``chunk`` frames (each body a piece of the
+response, in order) ended by the one ``response`` or ``error`` frame.
 
 A body over ``MAX_BODY`` is read and thrown away, never held: its frame
 arrives with an empty body and ``header["oversized"]`` = its length, so the

@@ -28,15 +28,17 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loam.runtimes.registry import RuntimeSpec
 from loam.sandbox.cgroups import EnvironmentCgroup
-from loam.sandbox.channel import FrameChannel
+from loam.sandbox.channel import MAX_BODY, FrameChannel
 from loam.sandbox.host import HostCapabilities
 
-__all__ = ["EnvironmentSpec", "ExecutionEnvironment", "InvocationOutcome", "InvocationRequest"]
+__all__ = ["ChunkSink", "EnvironmentSpec", "ExecutionEnvironment", "InvocationOutcome",
+           "InvocationRequest"]
 
 log = logging.getLogger("loam.sandbox")
 
@@ -48,6 +50,8 @@ LOG_BUFFER_BYTES = 8 << 20
 # cut into records of at most this many bytes.
 MAX_LOG_LINE = 256 << 10
 _JAIL = Path(__file__).resolve().parent / "jail.py"
+# Where a streamed response goes as it arrives (``invoke(request, on_chunk)``).
+ChunkSink = Callable[[bytes], Awaitable[None]]
 _uids = itertools.count()
 
 
@@ -255,8 +259,16 @@ class ExecutionEnvironment:
 
     # -- invocations ---------------------------------------------------------
 
-    async def invoke(self, request: InvocationRequest) -> InvocationOutcome:
-        """Run one invocation. Callers destroy the environment unless status is success/error."""
+    async def invoke(self, request: InvocationRequest,
+                     on_chunk: ChunkSink | None = None) -> InvocationOutcome:
+        """Run one invocation. Callers destroy the environment unless status is success/error.
+
+        A streaming runtime answers ``chunk`` frames before its ``response``
+        (or ``error``) frame: each goes to ``on_chunk`` as it arrives, within
+        the invocation's deadline; without ``on_chunk`` they are joined in
+        front of the response (up to ``MAX_BODY``; ``response_bytes`` counts
+        them all). A streamed outcome's ``payload`` is the end frame's body.
+        """
         assert self._channel is not None and self.destroyed is None
         init_ms, self._init_ms = self._init_ms, None
         restore_ms, self._restore_ms = self._restore_ms, None
@@ -274,6 +286,8 @@ class ExecutionEnvironment:
             "trace_id": request.trace_id,
         }
         status, payload, error_type, size = "success", b"", None, 0
+        streamed = 0
+        parts: list[bytes] = []
         try:
             await self._channel.send(header, request.payload)
             while True:
@@ -290,7 +304,18 @@ class ExecutionEnvironment:
                     status = "success" if kind == "response" else "error"
                     payload = body
                     size = oversized if isinstance(oversized, int) else len(body)
+                    if parts and status == "success":
+                        payload = b"".join(parts) + payload
+                    size += streamed
                     break
+                elif kind == "chunk":
+                    streamed += oversized if isinstance(oversized, int) else len(body)
+                    if on_chunk is None:
+                        if streamed <= MAX_BODY:
+                            parts.append(body)
+                    elif body:
+                        await asyncio.wait_for(
+                            on_chunk(body), max(0.0, started + timeout - time.monotonic()))
         except TimeoutError:
             status, error_type = "timeout", "Sandbox.Timedout"
         except (EOFError, ConnectionError):

@@ -3,13 +3,17 @@
 // Speaks loam's framed protocol over the inherited channel socket (argv[2] is
 // its fd): each frame is two big-endian uint32 lengths (header, body), a JSON
 // header and a raw body. Frames sent: ready, init_error, log, response, error;
-// received: invoke. Handlers, the context object, log lines and error
-// documents follow AWS's Node.js runtime. Node's standard library only.
+// received: invoke. A streaming handler (awslambda.streamifyResponse) answers
+// with chunk frames, the first naming the content type, ended by an empty
+// response frame or by an error frame. Handlers, the context object, the
+// global awslambda, log lines and error documents follow AWS's Node.js
+// runtime. Node's standard library only.
 
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import util from "node:util";
+import { Writable } from "node:stream";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
@@ -21,7 +25,7 @@ function send(type, body = Buffer.alloc(0), extra = {}) {
   const prefix = Buffer.alloc(8);
   prefix.writeUInt32BE(head.length, 0);
   prefix.writeUInt32BE(body.length, 4);
-  channel.write(Buffer.concat([prefix, head, body]));
+  return channel.write(Buffer.concat([prefix, head, body]));
 }
 
 // -- logging, as AWS's Node.js runtime writes it --------------------------------
@@ -98,6 +102,121 @@ async function loadHandler(handler) {
   return fn;
 }
 
+// -- response streaming: the global awslambda, as AWS's Node.js runtime defines it --
+const HANDLER_STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HANDLER_HIGHWATERMARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const STREAM_RESPONSE = "response";
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+const MAX_CHUNK = 1 << 20; // frames stay well under the channel's limit
+
+class HttpResponseStream {
+  // The metadata (status, headers, cookies) goes first as JSON, then 8 NUL bytes.
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    const metadata = JSON.stringify(prelude);
+    stream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return stream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+    if (typeof options?.highWaterMark === "number") {
+      handler[HANDLER_HIGHWATERMARK] = parseInt(options.highWaterMark);
+    }
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// The handler's responseStream: every write leaves at once as chunk frames,
+// until the invocation has ended (``ended()``); later writes go nowhere.
+function createResponseStream(highWaterMark, ended) {
+  let contentType = "application/octet-stream";
+  let started = false;
+  const emit = (data, callback) => {
+    if (ended()) {
+      callback();
+      return;
+    }
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let flushed = true;
+    for (let at = 0; at < buf.length; at += MAX_CHUNK) {
+      const extra = started ? {} : { content_type: contentType };
+      started = true;
+      flushed = send("chunk", buf.subarray(at, at + MAX_CHUNK), extra);
+    }
+    if (flushed) callback();
+    else channel.once("drain", () => callback());
+  };
+  const beforeFirstWrite = () => {
+    if (started || typeof stream._onBeforeFirstWrite !== "function") return;
+    stream._onBeforeFirstWrite((data) => emit(typeof data === "string" ? data : Buffer.from(data),
+      () => {}));
+  };
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk, encoding, callback) {
+      beforeFirstWrite();
+      emit(chunk, callback);
+    },
+    final(callback) {
+      beforeFirstWrite();
+      callback();
+    },
+  });
+  stream.setContentType = (type) => {
+    if (started) throw new RuntimeError("Runtime.InvalidStreamingOperation",
+      "Cannot set content-type, too late.");
+    contentType = type;
+  };
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, encoding, callback) => write(
+    typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk),
+    encoding, callback);
+  return stream;
+}
+
+function invokeStreaming(handler, header, event) {
+  let settled = false;
+  const fail = (err) => {
+    if (settled) return;
+    settled = true;
+    const doc = errorDocument(err);
+    logLine("ERROR", [`Invoke Error \t${JSON.stringify(doc)}`]);
+    send("error", Buffer.from(JSON.stringify(doc)));
+  };
+  const stream = createResponseStream(handler[HANDLER_HIGHWATERMARK], () => settled);
+  stream.on("finish", () => {
+    if (settled) return;
+    settled = true;
+    send("response");
+  });
+  stream.on("error", (err) => fail(err));
+  const context = makeContext(header, () => {});
+  delete context.done;
+  delete context.succeed;
+  delete context.fail;
+  let result;
+  try {
+    result = handler(event, stream, context);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (!result || typeof result.then !== "function") {
+    fail("Streaming does not support non-async handlers.");
+    return;
+  }
+  result.then((value) => {
+    if (value !== undefined) console.warn("Streaming handlers ignore return values.");
+  }, (err) => fail(err ?? "undefined"));
+}
+
 // -- invocations ------------------------------------------------------------------
 function makeContext(header, finish) {
   const env = process.env;
@@ -146,6 +265,10 @@ async function invoke(handler, header, body) {
     event = body.length ? JSON.parse(body.toString("utf8")) : {};
   } catch (err) {
     finish(new RuntimeError("Runtime.UnmarshalError", `Unable to parse input as JSON: ${err.message}`));
+    return;
+  }
+  if (handler[HANDLER_STREAMING] === STREAM_RESPONSE) {
+    invokeStreaming(handler, header, event);
     return;
   }
   const context = makeContext(header, finish);

@@ -10,10 +10,19 @@ for the managed Python runtime. Standard library only.
 Init ends when the runtime first asks for the next invocation (or reports an
 init error, or exits). The API's status codes and error documents follow
 AWS's Runtime API and its emulator.
+
+Response streaming: a response POSTed with ``Lambda-Runtime-Function-Response-Mode:
+streaming`` (chunked, or with a length) is relayed piece by piece as ``chunk``
+frames while it arrives, then ended by a ``response`` frame, or by an
+``error`` frame when the runtime sends the trailers
+``Lambda-Runtime-Function-Error-Type`` and ``Lambda-Runtime-Function-Error-Body``
+(base64 of the error document). Past ``MAX_STREAMED`` bytes the runtime gets
+413 and the invocation ends in ``Function.ResponseSizeTooLarge``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -23,12 +32,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API = "127.0.0.1:9001"
 PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE = 6_291_556
+# AWS's (soft) limit on a streamed response.
+MAX_STREAMED = 20 * 1024 * 1024
+MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
+ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
+PIECE = 1 << 20
 _HEADER = struct.Struct("!II")
 
 
@@ -80,11 +96,17 @@ class Relay:
         self.current = header["request_id"]
         return header, body
 
-    def finish(self, request_id: str, kind: str, body: bytes) -> bool:
+    def claim(self, request_id: str) -> bool:
+        """Take the invocation for its one answer; False unless ``request_id`` is current."""
         with self.lock:
             if request_id != self.current:
                 return False
             self.current = None
+        return True
+
+    def finish(self, request_id: str, kind: str, body: bytes) -> bool:
+        if not self.claim(request_id):
+            return False
         self.channel.send({"type": kind}, body)
         return True
 
@@ -117,8 +139,43 @@ def handler_class(relay: Relay) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def _body(self) -> bytes:
+            if self._chunked():
+                return b"".join(self._pieces())
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
+
+        def _chunked(self) -> bool:
+            return "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+
+        def _pieces(self) -> Iterator[bytes]:
+            """The request body as it arrives; a chunked body's trailers land in ``trailers``."""
+            self.trailers: dict[str, str] = {}
+            if not self._chunked():
+                left = int(self.headers.get("Content-Length") or 0)
+                while left:
+                    piece = self.rfile.read1(min(left, PIECE))
+                    if not piece:
+                        raise ConnectionError("the runtime closed its response early")
+                    left -= len(piece)
+                    yield piece
+                return
+            while True:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                if size == 0:
+                    break
+                while size:
+                    piece = self.rfile.read1(min(size, PIECE))
+                    if not piece:
+                        raise ConnectionError("the runtime closed its response early")
+                    size -= len(piece)
+                    yield piece
+                self.rfile.readline(1024)  # the CRLF after each chunk
+            while True:
+                line = self.rfile.readline(65537).strip()
+                if not line:
+                    return
+                name, _, value = line.decode("latin-1").partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
 
         def do_GET(self) -> None:
             if self.path != f"{PREFIX}/invocation/next":
@@ -138,6 +195,12 @@ def handler_class(relay: Relay) -> type[BaseHTTPRequestHandler]:
             self._reply(200, {}, headers, raw=payload)
 
         def do_POST(self) -> None:
+            mode = self.headers.get(MODE_HEADER)
+            if mode is not None and self.path.endswith("/response"):
+                parts = self.path[len(PREFIX):].strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "invocation":
+                    self._streamed(parts[1], mode)
+                    return
             body = self._body()
             if self.path == f"{PREFIX}/init/error":
                 relay.init_error(_error_body(body, self.headers))
@@ -166,7 +229,62 @@ def handler_class(relay: Relay) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(202, {"status": "OK"})
 
+        def _streamed(self, request_id: str, mode: str) -> None:
+            """A response in a declared mode; only ``streaming`` exists."""
+            if mode.lower() != "streaming":
+                self._body()
+                relay.finish(request_id, "error", json.dumps({
+                    "errorType": "Runtime.InvalidResponseModeHeader",
+                    "errorMessage": f"Invalid function response mode: {mode}"}).encode())
+                self._reply(400, {"errorMessage": "Invalid function response mode",
+                                  "errorType": "InvalidFunctionResponseMode"})
+                return
+            if not relay.claim(request_id):
+                self._body()
+                self._reply(400, {"errorMessage": "Invalid request ID",
+                                  "errorType": "InvalidRequestID"})
+                return
+            sent = 0
+            try:
+                for piece in self._pieces():
+                    sent += len(piece)
+                    if sent <= MAX_STREAMED:
+                        relay.channel.send({"type": "chunk"}, piece)
+                    elif sent - len(piece) <= MAX_STREAMED:  # the invocation ends here
+                        relay.channel.send({"type": "error"}, json.dumps({
+                            "errorType": "Function.ResponseSizeTooLarge",
+                            "errorMessage": "Response payload size exceeded maximum allowed "
+                                            f"payload size ({MAX_STREAMED} bytes)."}).encode())
+            except (ConnectionError, ValueError):  # cut off or malformed: the response ends here
+                if sent <= MAX_STREAMED:
+                    relay.channel.send({"type": "error"}, json.dumps({
+                        "errorType": "Runtime.TruncatedResponse",
+                        "errorMessage": "The runtime's streamed response ended early."}).encode())
+                self.close_connection = True
+                return
+            if sent > MAX_STREAMED:
+                self._reply(413, {
+                    "errorMessage": f"Exceeded maximum allowed payload size ({MAX_STREAMED} "
+                                    "bytes).",
+                    "errorType": "RequestEntityTooLarge"})
+                return
+            error_type = self.trailers.get(ERROR_TYPE_TRAILER)
+            if error_type:
+                relay.channel.send({"type": "error"}, _error_body(
+                    _unbase64(self.trailers.get(ERROR_BODY_TRAILER, "")),
+                    {"Lambda-Runtime-Function-Error-Type": error_type}))
+            else:
+                relay.channel.send({"type": "response"})
+            self._reply(202, {"status": "OK"})
+
     return RuntimeApiHandler
+
+
+def _unbase64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        return b""
 
 
 def _error_body(body: bytes, headers: Any) -> bytes:
