@@ -51,6 +51,10 @@ PR_SET_PDEATHSIG = 1
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 PR_SET_NO_NEW_PRIVS = 38
 NOBODY = 65534
+# What uid/gid 0 maps to in a template's user namespace: an id that owns nothing.
+# Mapping it makes setuid(0)/setgid(0) fail with EPERM, as in a fresh
+# environment, instead of EINVAL for an unmapped id.
+TEMPLATE_ROOT = 65533
 SYS_PIVOT_ROOT = 155  # x86_64
 if os.uname().machine == "aarch64":
     SYS_PIVOT_ROOT = 41
@@ -303,14 +307,15 @@ def keep_ambient(caps: list[int]) -> None:
         _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "ambient caps")
 
 
-def become_template_runtime(spec: dict) -> None:
+def become_template_runtime(spec: dict, created: int, mapped: int) -> None:
     """pid 2 of a template: unprivileged uid inside a user namespace of its own.
 
     Its uid maps to itself (Init sees what a fresh environment's runtime
-    sees); it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN there, as ambient
-    capabilities, so the forks it makes can create their own namespaces.
-    The user namespace is created before the seccomp filter, which refuses
-    any further one.
+    sees) and 0 to ``TEMPLATE_ROOT``; pid 1, still privileged, writes the
+    maps (``map_template_ids``) between ``created`` and ``mapped``. It keeps
+    CAP_SYS_ADMIN and CAP_NET_ADMIN there, as ambient capabilities, so the
+    forks it makes can create their own namespaces. The user namespace is
+    created before the seccomp filter, which refuses any further one.
     """
     os.close(spec["status_fd"])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -322,9 +327,11 @@ def become_template_runtime(spec: dict) -> None:
     os.setresuid(uid, uid, uid)
     _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
-    _write_file("/proc/self/setgroups", "deny")
-    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+    os.write(created, b"u")
+    os.close(created)
+    if os.read(mapped, 1) != b"m":
+        raise OSError("the user namespace's id maps were not written")
+    os.close(mapped)
     keep_ambient([CAP_SYS_ADMIN, CAP_NET_ADMIN])
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() != uid or os.geteuid() != uid:
@@ -334,6 +341,23 @@ def become_template_runtime(spec: dict) -> None:
     for fd in [spec["channel_fd"], *spec.get("extra_fds", [])]:
         os.set_inheritable(fd, True)
     os.execve(spec["exec"][0], spec["exec"], spec["env"])
+
+
+def map_template_ids(spec: dict, runtime: int, created: int, mapped: int) -> None:
+    """Write the template runtime's id maps from outside its user namespace.
+
+    Only a process privileged in the parent namespace may map more than its
+    own id; the runtime, already unprivileged, cannot.
+    """
+    if os.read(created, 1) != b"u":
+        raise OSError("the template runtime did not create its user namespace")
+    uid, gid = spec["uid"], spec["gid"]
+    _write_file(f"/proc/{runtime}/setgroups", "deny")
+    _write_file(f"/proc/{runtime}/uid_map", f"0 {TEMPLATE_ROOT} 1\n{uid} {uid} 1\n")
+    _write_file(f"/proc/{runtime}/gid_map", f"0 {TEMPLATE_ROOT} 1\n{gid} {gid} 1\n")
+    os.write(mapped, b"m")
+    os.close(created)
+    os.close(mapped)
 
 
 def become_init(spec: dict, runtime: int) -> None:
@@ -357,12 +381,22 @@ def main() -> None:
         enter_root(root)
         socket.sethostname(spec["hostname"])
         loopback_up()
+        template = bool(spec.get("template"))
+        if template:
+            created_r, created_w = os.pipe()
+            mapped_r, mapped_w = os.pipe()
         runtime = os.fork()
-        if runtime == 0 and spec.get("template"):
-            become_template_runtime(spec)
+        if runtime == 0 and template:
+            os.close(created_r)
+            os.close(mapped_w)
+            become_template_runtime(spec, created_w, mapped_r)
         elif runtime == 0:
             become_runtime(spec)
         else:
+            if template:
+                os.close(created_w)
+                os.close(mapped_r)
+                map_template_ids(spec, runtime, created_r, mapped_w)
             become_init(spec, runtime)
     except OSError as exc:
         sys.stderr.write(f"loam-jail: cannot set up the execution environment: {exc}\n")

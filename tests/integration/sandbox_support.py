@@ -25,6 +25,7 @@ REPORT_RE = re.compile(
     r"\tMemory Size: (?P<memory_size>\d+) MB"
     r"\tMax Memory Used: (?P<max_memory>\d+) MB"
     r"(?:\tInit Duration: (?P<init>\d+\.\d{2}) ms)?"
+    r"(?:\tRestore Duration: (?P<restore>\d+\.\d{2}) ms)?"
     r"(?:\tStatus: (?P<status>\w+))?"
     r"(?:\tError Type: (?P<error_type>[\w.]+))?"
     r"\t?$",
@@ -41,13 +42,16 @@ class Report:
     memory_size_mb: int
     max_memory_mb: int
     init_ms: float | None
+    # A new environment forked from its version's template restores instead of initialising.
+    restore_ms: float | None
     status: str | None
     error_type: str | None
     line: str
 
     @property
     def cold(self) -> bool:
-        return self.init_ms is not None
+        """The invocation ran in a new environment (Init, or a restore from a template)."""
+        return self.init_ms is not None or self.restore_ms is not None
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Invocation:
         matches = list(REPORT_RE.finditer(self.log))
         assert len(matches) == 1, f"expected one REPORT line in:\n{self.log}"
         m = matches[0]
-        init = m.group("init")
+        init, restore = m.group("init"), m.group("restore")
         return Report(
             request_id=m.group("request_id"),
             duration_ms=float(m.group("duration")),
@@ -74,6 +78,7 @@ class Invocation:
             memory_size_mb=int(m.group("memory_size")),
             max_memory_mb=int(m.group("max_memory")),
             init_ms=float(init) if init is not None else None,
+            restore_ms=float(restore) if restore is not None else None,
             status=m.group("status"),
             error_type=m.group("error_type"),
             line=m.group(0),

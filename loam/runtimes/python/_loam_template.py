@@ -59,6 +59,43 @@ def _mount(src: str, dst: str, fstype: str, flags: int, data: str = "") -> None:
                        data.encode() if data else None), "mount " + dst)
 
 
+# kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo: the calls that signal a pid.
+_SIGNAL_CALLS = {
+    "x86_64": (0xC000003E, (62, 234, 129, 297)),
+    "aarch64": (0xC00000B7, (129, 131, 138, 240)),
+}
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+def refuse_signalling_init() -> None:
+    """Signalling pid 1 fails with EPERM, as in a fresh environment.
+
+    There, pid 1 (the reaper) runs as another user; here G runs as the
+    runtime's own user (changing it needs CAP_SETUID, which no template
+    holds), so the kernel would accept and silently ignore the signal.
+    A seccomp filter restores the fresh environment's answer.
+    """
+    machine = os.uname().machine
+    if machine not in _SIGNAL_CALLS:
+        raise OSError(f"no seccomp filter for the {machine} architecture")
+    arch, numbers = _SIGNAL_CALLS[machine]
+    ld, jeq, ret = 0x20, 0x15, 0x06
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1
+    prog = [(ld, 0, 0, 4), (jeq, 0, 9, arch), (ld, 0, 0, 0)]
+    prog += [(jeq, 7 - i, 0, nr) for i, nr in enumerate(numbers, start=3)]
+    prog += [(ret, 0, 0, allow), (ld, 0, 0, 16), (jeq, 0, 1, 1), (ret, 0, 0, eperm),
+             (ret, 0, 0, allow)]
+    code = b"".join(struct.pack("=HBBI", *insn) for insn in prog)
+    filters = (ctypes.c_ubyte * len(code)).from_buffer_copy(code)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.addressof(filters))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+           "seccomp")
+
+
 def drop_capabilities() -> None:
     _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient")
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
@@ -229,6 +266,7 @@ def _become_runtime(channel, sock: socket.socket, status_fd: int, request: dict)
     """H: the new environment's runtime, unprivileged, on its own channel."""
     os.close(status_fd)
     drop_capabilities()
+    refuse_signalling_init()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sock.settimeout(None)
     sock.set_inheritable(False)
