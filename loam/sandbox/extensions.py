@@ -109,7 +109,7 @@ async def shut_down(channel: FrameChannel, destroy_reason: str,
     """AWS's Shutdown phase: at most ``SHUTDOWN_BUDGET_S``, then the caller kills everything."""
     deadline_ms = int(time.time() * 1000 + SHUTDOWN_BUDGET_S * 1000)
     give_up = time.monotonic() + SHUTDOWN_BUDGET_S + _GRACE_S
-    with contextlib.suppress(OSError, EOFError, TimeoutError):
+    with contextlib.suppress(OSError, EOFError, TimeoutError, RuntimeError):
         await channel.send({"type": "shutdown", "reason": shutdown_reason(destroy_reason),
                             "deadline_ms": deadline_ms})
         while True:
