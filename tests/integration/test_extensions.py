@@ -86,6 +86,7 @@ EXTENSION = source('''
 ''')
 
 PYTHON = source('''
+    import os
     import time
 
     def read(path):
@@ -99,6 +100,8 @@ PYTHON = source('''
         print("function-marker", event.get("n"))
         if event.get("sleep"):
             time.sleep(event["sleep"])
+        if event.get("exit"):
+            os._exit(event["exit"])
         return {"register": read("/tmp/ext-register.json"), "events": read("/tmp/ext-events.jsonl"),
                 "telemetry": read("/tmp/telemetry.jsonl"), "id": context.aws_request_id}
 ''')
@@ -339,6 +342,19 @@ def test_shutdown_event_on_destroy(tmp_path: Path, destroy: str, reason: str) ->
     left = float(logs.split(f"my-ext shutdown {reason} ")[1].split()[0])
     assert 0 < left <= 2.0  # AWS's 2,000 ms with external extensions
     assert took < 2.5
+
+
+def test_runtime_crash_and_timeout_with_extensions(lam: Any, ext_layer: str) -> None:
+    name = _create(lam, "python3.12", [ext_layer], Timeout=1)
+    crashed = invoke(lam, name, {"exit": 3})
+    assert crashed.payload["errorType"] == "Runtime.ExitError"
+    assert "Runtime exited with error: exit status 3" in crashed.payload["errorMessage"]
+    timed_out = invoke(lam, name, {"sleep": 3})
+    assert timed_out.payload["errorType"] == "Sandbox.Timedout", (timed_out.raw, timed_out.log)
+    after = invoke(lam, name, {"n": 1})
+    assert after.report.cold
+    assert f"my-ext saw INVOKE {after.ok()['id']}" in after.log
+    lam.delete_function(FunctionName=name)
 
 
 def test_extension_crash_after_init_resets_the_environment(lam: Any) -> None:
