@@ -35,7 +35,7 @@ pytestmark = pytest.mark.sandbox
 # API and appends every record it is sent to /tmp/telemetry.jsonl.
 EXTENSION = source('''
     #!/usr/bin/env python3
-    import json, os, sys, threading, urllib.request
+    import json, os, socketserver, sys, threading, urllib.request
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -60,19 +60,31 @@ EXTENSION = source('''
         def log_message(self, *args):
             pass
 
+    class LineListener(socketserver.StreamRequestHandler):
+        def handle(self):
+            for line in self.rfile:
+                with open("/tmp/telemetry.jsonl", "a") as fh:
+                    fh.write(line.decode())
+
     headers, registered = call("POST", "/2020-01-01/extension/register",
                                {"events": ["INVOKE", "SHUTDOWN"]},
                                {"Lambda-Extension-Name": "my-ext"})
     me = {"Lambda-Extension-Identifier": headers["Lambda-Extension-Identifier"]}
     with open("/tmp/ext-register.json", "w") as fh:
         json.dump(registered, fh)
-    if os.environ.get("EXT_TELEMETRY"):
-        server = HTTPServer(("127.0.0.1", 4243), Listener)
+    protocol = os.environ.get("EXT_TELEMETRY")
+    if protocol:
+        if protocol == "TCP":
+            server = socketserver.ThreadingTCPServer(("127.0.0.1", 4243), LineListener)
+            destination = {"protocol": "TCP", "port": 4243}
+        else:
+            server = HTTPServer(("127.0.0.1", 4243), Listener)
+            destination = {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/t"}
         threading.Thread(target=server.serve_forever, daemon=True).start()
         call("PUT", "/2022-07-01/telemetry", {
             "schemaVersion": "2022-07-01", "types": ["platform", "function"],
             "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
-            "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/t"},
+            "destination": destination,
         }, me)
     while True:
         _, event = call("GET", "/2020-01-01/extension/event/next", headers=me)
@@ -243,11 +255,14 @@ def test_extension_registers_and_sees_each_invocation(lam: Any, ext_layer: str,
     lam.delete_function(FunctionName=name)
 
 
+@pytest.mark.parametrize("protocol", ["HTTP", pytest.param("TCP", id="TCP")])
 @pytest.mark.parametrize("runtime", _runtimes())
 def test_telemetry_subscriber_receives_function_logs(lam: Any, ext_layer: str,
-                                                     runtime: str) -> None:
+                                                     runtime: str, protocol: str) -> None:
+    if protocol == "TCP" and runtime != "python3.12":
+        pytest.skip("one runtime is enough for the TCP destination")
     name = _create(lam, runtime, [ext_layer],
-                   Environment={"Variables": {"EXT_TELEMETRY": "1"}})
+                   Environment={"Variables": {"EXT_TELEMETRY": protocol}})
     first = invoke(lam, name, {"n": 7}).ok()
     records: list[dict[str, Any]] = []
     for _ in range(50):

@@ -126,7 +126,9 @@ GOOD = b"""{"schemaVersion": "2022-07-01", "types": ["platform", "function"],
     b'{"types": ["function"], "destination": {"protocol": "HTTP", "URI": "http://sandbox:1"}}',
     GOOD.replace(b'"function"', b'"metrics"'),
     GOOD.replace(b"sandbox.localdomain", b"example.com"),
-    GOOD.replace(b'"HTTP"', b'"TCP"'),
+    GOOD.replace(b'"HTTP"', b'"TCP"'),  # TCP takes a port, not a URI
+    b'{"schemaVersion": "2022-12-13", "types": ["function"], '
+    b'"destination": {"protocol": "TCP", "port": 0}}',
     GOOD[:-1] + b', "buffering": {"timeoutMs": 5}}',
 ])
 def test_telemetry_subscription_is_validated(body: bytes) -> None:

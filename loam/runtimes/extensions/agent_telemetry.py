@@ -2,9 +2,10 @@
 
 An extension subscribes with ``PUT /2022-07-01/telemetry``; from then on the
 records of the types it chose (``platform``, ``function``, ``extension``)
-are buffered per subscriber and POSTed as a JSON array to its listener,
-``http://sandbox.localdomain:PORT/...`` (always this environment's own
-loopback), whenever ``maxItems`` or ``maxBytes`` is reached or ``timeoutMs``
+are buffered per subscriber and sent to its listener on this environment's
+own loopback, either POSTed as one JSON array to
+``http://sandbox.localdomain:PORT/...`` (HTTP) or written one JSON record a
+line to ``127.0.0.1:PORT`` (TCP), whenever ``maxItems`` or ``maxBytes`` is reached or ``timeoutMs``
 has passed since the oldest buffered record. Records made before the
 subscription (Init's) are replayed to it, as AWS delivers Init's telemetry
 to extensions that subscribe during Init. Subscribing is open during Init
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -43,12 +45,14 @@ def _invalid(message: str) -> ApiError:
 
 
 class Subscriber:
-    def __init__(self, name: str, types: set[str], port: int, path: str,
+    def __init__(self, name: str, types: set[str], port: int, path: str | None,
                  buffering: dict[str, int]) -> None:
+        """``path`` None: the TCP protocol."""
         self.name = name
         self.types = types
         self.port = port
-        self.path = path or "/"
+        self.path = path
+        self.tcp: socket.socket | None = None
         self.max_items = buffering["maxItems"]
         self.max_bytes = buffering["maxBytes"]
         self.timeout_s = buffering["timeoutMs"] / 1000
@@ -85,7 +89,10 @@ class Subscriber:
                 batch, self.buffer, self.size = self.buffer, [], 0
                 self.in_flight = True
             try:
-                self._post(b"[" + b",".join(batch) + b"]")
+                if self.path is None:
+                    self._write(b"".join(record + b"\n" for record in batch))
+                else:
+                    self._post(b"[" + b",".join(batch) + b"]")
             finally:
                 with self.cond:
                     self.in_flight = False
@@ -100,6 +107,19 @@ class Subscriber:
                 conn.close()
                 return
             except OSError:
+                time.sleep(0.05)
+
+    def _write(self, data: bytes) -> None:
+        for _ in range(3):
+            try:
+                if self.tcp is None:
+                    self.tcp = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                self.tcp.sendall(data)
+                return
+            except OSError:
+                if self.tcp is not None:
+                    self.tcp.close()
+                self.tcp = None
                 time.sleep(0.05)
 
     def flush(self, deadline: float) -> None:
@@ -142,9 +162,12 @@ class Telemetry:
     def subscribe(self, name: str, body: bytes) -> Subscriber:
         request = _parse(body)
         destination = request["destination"]
-        uri = urllib.parse.urlsplit(destination["URI"])
-        sub = Subscriber(name, set(request["types"]), uri.port or 80, uri.path,
-                         request["buffering"])
+        if destination["protocol"] == "TCP":
+            port, path = destination["port"], None
+        else:
+            uri = urllib.parse.urlsplit(destination["URI"])
+            port, path = uri.port or 80, uri.path or "/"
+        sub = Subscriber(name, set(request["types"]), port, path, request["buffering"])
         with self.lock:
             if not self.open:
                 raise ApiError(403, "Telemetry.SubscriptionClosed",
@@ -183,17 +206,18 @@ def _parse(body: bytes) -> dict[str, Any]:
     if not isinstance(types, list) or not types or any(t not in TYPES for t in types):
         raise _invalid(f"schema validation error: types must be a non-empty list of {TYPES}")
     destination = doc["destination"]
-    if not isinstance(destination, dict) or destination.get("protocol") != "HTTP" \
+    if isinstance(destination, dict) and destination.get("protocol") == "TCP":
+        port = destination.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise _invalid("schema validation error: destination.port must be an integer "
+                           "from 1 to 65535")
+    elif not isinstance(destination, dict) or destination.get("protocol") != "HTTP" \
             or not isinstance(destination.get("URI"), str):
         raise _invalid("schema validation error: destination must be "
-                       '{"protocol": "HTTP", "URI": "http://sandbox.localdomain:PORT/PATH"}')
-    try:
-        uri = urllib.parse.urlsplit(destination["URI"])
-        port = uri.port
-    except ValueError as exc:
-        raise _invalid(f"Invalid destination: {exc}") from exc
-    if uri.hostname not in LOCAL_HOSTS or port is None:
-        raise _invalid("Invalid destination: destination.URI host must be sandbox.localdomain")
+                       '{"protocol": "HTTP", "URI": "http://sandbox.localdomain:PORT/PATH"} '
+                       'or {"protocol": "TCP", "port": PORT}')
+    else:
+        _check_uri(destination["URI"])
     buffering = doc.get("buffering") or {}
     if not isinstance(buffering, dict):
         raise _invalid("schema validation error: buffering must be an object")
@@ -206,3 +230,13 @@ def _parse(body: bytes) -> dict[str, Any]:
         settings[name] = value
     doc["buffering"] = settings
     return doc
+
+
+def _check_uri(text: str) -> None:
+    try:
+        uri = urllib.parse.urlsplit(text)
+        port = uri.port
+    except ValueError as exc:
+        raise _invalid(f"Invalid destination: {exc}") from exc
+    if uri.hostname not in LOCAL_HOSTS or port is None:
+        raise _invalid("Invalid destination: destination.URI host must be sandbox.localdomain")
