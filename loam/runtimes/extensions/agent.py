@@ -73,6 +73,7 @@ class Agent:
         self.registry = Registry({"functionName": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
                                   "functionVersion": env.get("AWS_LAMBDA_FUNCTION_VERSION", ""),
                                   "handler": env.get("_HANDLER", "")})
+        self.init_type = env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         self.telemetry = Telemetry()
         runtime_r, self.runtime_w = os.pipe()
         extensions_r, self.extensions_w = os.pipe()
@@ -106,7 +107,7 @@ class Agent:
     def run(self) -> None:
         threading.Thread(target=self.server.serve_forever, name="api", daemon=True).start()
         self.telemetry.emit("platform.initStart", {
-            "initializationType": "on-demand", "phase": "init",
+            "initializationType": self.init_type, "phase": "init",
             "functionName": self.registry.metadata["functionName"],
             "functionVersion": self.registry.metadata["functionVersion"]})
         self.init()
@@ -134,9 +135,9 @@ class Agent:
         self._log_extensions()
         init_ms = (time.monotonic() - self.started) * 1000
         self.telemetry.emit("platform.initRuntimeDone", {
-            "initializationType": "on-demand", "phase": "init", "status": "success"})
+            "initializationType": self.init_type, "phase": "init", "status": "success"})
         self.telemetry.emit("platform.initReport", {
-            "initializationType": "on-demand", "phase": "init", "status": "success",
+            "initializationType": self.init_type, "phase": "init", "status": "success",
             "metrics": {"durationMs": round(init_ms, 3)}})
         self.runtime_out.drain()
         self.extensions_out.drain()
