@@ -202,6 +202,14 @@ def test_a_function_error_is_reported_in_invoke_complete(lam: Any, python_fn: st
     assert out.complete == {"ErrorCode": "ValueError", "ErrorDetails": "no good"}
 
 
+def test_a_qualifier_picks_the_version(lam: Any, python_fn: str) -> None:
+    version = lam.publish_version(FunctionName=python_fn)["Version"]
+    lam.create_alias(FunctionName=python_fn, Name="live", FunctionVersion=version)
+    out = _stream(lam, python_fn, {"v": 1}, Qualifier="live")
+    assert out.response["ExecutedVersion"] == version
+    assert [json.loads(c) for c in out.chunks] == [{"echo": {"v": 1}}]
+
+
 def test_dry_run_and_errors_before_the_stream(lam: Any, python_fn: str) -> None:
     resp = lam.invoke_with_response_stream(FunctionName=python_fn, InvocationType="DryRun")
     assert resp["StatusCode"] == 204
