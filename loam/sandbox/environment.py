@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loam.runtimes.registry import RuntimeSpec
+from loam.sandbox import extensions
 from loam.sandbox.cgroups import EnvironmentCgroup
 from loam.sandbox.channel import MAX_BODY, FrameChannel
 from loam.sandbox.host import HostCapabilities
@@ -137,6 +138,11 @@ class ExecutionEnvironment:
         self._template = False
         self._extra_fds: list[int] = []
         self.ready: dict[str, object] = {}
+        # The extensions agent runs in front of the runtime (extensions.py, ADR 6).
+        self._agent = False
+        self._invoking = False  # an invocation reads the channel: no Shutdown exchange then
+        # What extensions wrote during the Shutdown phase (no invocation to log it with).
+        self.shutdown_logs: list[str] = []
         # Read end of the pipe the environment's init reports the runtime's end on.
         self._status_fd: int | None = None
         self._exit_status: str | None = None
@@ -232,6 +238,11 @@ class ExecutionEnvironment:
 
     async def _teardown(self) -> None:
         log.debug("destroying environment %s (%s)", self.id, self.destroyed)
+        if self._agent and self._channel is not None and not self._invoking:
+            self._collecting.set()
+            await extensions.shut_down(self._channel, self.destroyed or "", self._logs.append)
+            await self._settle_output()
+            self.shutdown_logs = self._logs.take()
         if self._channel is not None:
             self._channel.close()
         self.cgroup.kill_all()
@@ -288,6 +299,7 @@ class ExecutionEnvironment:
         status, payload, error_type, size = "success", b"", None, 0
         streamed = 0
         parts: list[bytes] = []
+        self._invoking = True
         try:
             await self._channel.send(header, request.payload)
             while True:
@@ -308,6 +320,9 @@ class ExecutionEnvironment:
                         payload = b"".join(parts) + payload
                     size += streamed
                     break
+                elif kind == "fatal":  # an extension failed (the agent's frame)
+                    status, error_type = "crash", str(frame.get("error_type"))
+                    break
                 elif kind == "chunk":
                     streamed += oversized if isinstance(oversized, int) else len(body)
                     if on_chunk is None:
@@ -316,15 +331,21 @@ class ExecutionEnvironment:
                     elif body:
                         await asyncio.wait_for(
                             on_chunk(body), max(0.0, started + timeout - time.monotonic()))
+            if self._agent and status != "crash":
+                failed = await extensions.end_invoke_phase(
+                    self._channel, self._logs.append, started + timeout)
+                if failed is not None:
+                    status, error_type = failed
         except TimeoutError:
             status, error_type = "timeout", "Sandbox.Timedout"
         except (EOFError, ConnectionError):
             status, error_type = "crash", await self._crash_type()
+        self._invoking = False
         duration = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
         await self._settle_output()
         self._collecting.clear()
-        return InvocationOutcome(
+        outcome = InvocationOutcome(
             status=status,
             payload=payload,
             error_type=error_type,
@@ -335,6 +356,10 @@ class ExecutionEnvironment:
             restore_ms=restore_ms,
             response_bytes=size,
         )
+        if self._agent:
+            await extensions.send_report(self._channel, request.request_id, outcome,
+                                         self.spec.memory_mb)
+        return outcome
 
     def exit_description(self) -> str:
         """How the runtime ended, worded as AWS does: ``exit status 3``, ``signal: killed``.
@@ -450,6 +475,15 @@ class ExecutionEnvironment:
             init_python = str(system) if system.exists() else sys.executable
             if not init_python.startswith("/usr/"):
                 binds.append([sys.base_prefix, sys.base_prefix])
+        runtime = [interpreter, *spec.runtime.arguments, str(channel_fd),
+                   *map(str, self._extra_fds)]
+        self._agent = extensions.has_extensions(spec.opt_dir)
+        if self._agent and self._template:  # the template manager falls back to fresh ones
+            raise EnvironmentFailed("extensions run in fresh environments, not in templates")
+        if self._agent:
+            binds.append([str(extensions.AGENT_DIR), extensions.AGENT_MOUNT])
+            runtime = extensions.agent_command(init_python, channel_fd, spec.runtime.family,
+                                               runtime[:-1 - len(self._extra_fds)])
         jail_spec = {
             "root": str(self.workdir / "root"),
             "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),
@@ -461,8 +495,7 @@ class ExecutionEnvironment:
             "nofile": NOFILE,
             "channel_fd": channel_fd,
             "status_fd": status_fd,
-            "exec": [interpreter, *spec.runtime.arguments, str(channel_fd),
-                     *map(str, self._extra_fds)],
+            "exec": runtime,
             "template": self._template,
             "init_python": init_python,
             "extra_fds": self._extra_fds,
