@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ TARGET_S = 3.0
 MEMORY_MB = 128
 HANDLER = "import time\n\ndef handler(event, context):\n    time.sleep(0.1)\n    return 'ok'\n"
 TICK = os.sysconf("SC_CLK_TCK")
+_CHILDREN = "loam children (mkfs.ext4, …)"
 
 
 @dataclass
@@ -187,7 +189,7 @@ def one_burst(n: int, templates: bool, tmp: Path) -> Burst:
         result.environments = len(envs) - result.templates_made
         result.cpu = {
             "loam": _cpu_s(server_after) - _cpu_s(server_before),
-            "loam children (mkfs.ext4, …)": (_cpu_s(server_after, True) - _cpu_s(server_after))
+            _CHILDREN: (_cpu_s(server_after, True) - _cpu_s(server_after))
             - (_cpu_s(server_before, True) - _cpu_s(server_before)),
             "environments": 0.0,
             "machine": machine_after - machine_before,
@@ -216,16 +218,19 @@ def one_burst(n: int, templates: bool, tmp: Path) -> Burst:
 def bare_interpreters(n: int) -> dict[str, float]:
     """Wall time of ``n`` bare interpreter starts: two at a time, and all at once."""
     cmd = [sys.executable, "-c", "0"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: subprocess.run(cmd, check=True), range(n)))
     two = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / n
     t = time.perf_counter()
     procs = [subprocess.Popen(cmd) for _ in range(n)]
     for p in procs:
         p.wait()
     at_once = time.perf_counter() - t
-    return {"two at a time": two, "all at once": at_once}
+    return {"two at a time": two, "all at once": at_once, "cpu ms": cpu * 1000}
 
 
 # -- reporting ----------------------------------------------------------------
@@ -264,7 +269,8 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
         "",
         f"Baseline, same run: {n_base} bare `python -c 0` (the interpreter loam runs on), two "
         f"at a time: {spread(two)} s; all {n_base} at once: {spread(once)} s "
-        f"(min / median / max over {len(baselines)}).",
+        f"(min / median / max over {len(baselines)}); CPU per bare start "
+        f"{spread([b['cpu ms'] for b in baselines], '{:.0f}')} ms.",
         "",
         "### Where the time goes",
         "",
@@ -276,15 +282,17 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
         "p50 / p90 / last.",
         "",
         "| templates | N | loam s | loam's children s | environments s | machine s "
-        "| wall × CPUs s | spawned p50 / p90 / last s | runtime began p50 / p90 / last s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| machine − loam − children s | wall × CPUs s | CPU per environment ms "
+        "| spawned p50 / p90 / last s | runtime began p50 / p90 / last s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for b in bursts:
         c = b.cpu
         lines.append(
             f"| {'on' if b.templates else 'off'} | {b.n} | {c['loam']:.1f} | "
-            f"{c['loam children (mkfs.ext4, …)']:.1f} | {c['environments']:.1f} | "
-            f"{c['machine']:.1f} | {b.wall_s * (os.cpu_count() or 1):.1f} | "
+            f"{c[_CHILDREN]:.1f} | {c['environments']:.1f} | "
+            f"{c['machine']:.1f} | {c['machine'] - c['loam'] - c[_CHILDREN]:.1f} | "
+            f"{b.wall_s * (os.cpu_count() or 1):.1f} | {_per_environment(b)} | "
             f"{_timeline(b.spawned_s)} | {_timeline(b.runtime_s)} |")
     lines += ["", "Environments' CPU by process, seconds (per environment, ms):", ""]
     for b in bursts:
@@ -301,6 +309,15 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
             lines.append(f"- templates {'on' if b.templates else 'off'}, N = {b.n}: "
                          f"`{k.strip()}` × {v}")
     return "\n".join(lines)
+
+
+def _per_environment(b: Burst) -> str:
+    """loam + its children + the environments' CPU per environment created; only when
+    every environment of the burst is still there to be counted (none failed)."""
+    if b.failures or not b.environments:
+        return "–"
+    c = b.cpu
+    return f"{(c['loam'] + c[_CHILDREN] + c['environments']) / b.environments * 1000:.0f}"
 
 
 def _timeline(values: list[float]) -> str:

@@ -58,7 +58,7 @@ HANDLER = (
     "import os, time\n\n"
     "def handler(event, context):\n"
     f"    while not os.path.exists('/var/task/{GATE}'):\n"
-    "        time.sleep(0.2)\n"
+    "        time.sleep(1)\n"
     "    return 'released'\n"
 )
 MIB = 1024 * 1024
@@ -106,6 +106,7 @@ class Run:
     loop_devices: int = 0
     stalled: str = ""
     log_tail: str = ""
+    waves: list[float] = field(default_factory=list)  # seconds per wave of WAVE starts
 
 
 # -- measuring ----------------------------------------------------------------
@@ -194,14 +195,17 @@ def loop_devices_in_use() -> int:
 _SLEEPING = ("230", "35")  # clock_nanosleep, nanosleep (x86_64): in the handler's sleep
 
 
-def in_handler(data_dir: Path) -> int:
+def in_handler(data_dir: Path, seen: set[str]) -> int:
     """Environments whose runtime is inside the handler (sleeping in ``time.sleep``).
 
     The node's busy count includes environments still starting; this does not.
+    ``seen`` remembers the environments found there (they stay until the gate
+    opens), so each poll reads only the newer ones' ``/proc`` files.
     """
     parent = cgroup_parent(data_dir)
-    count = 0
     for d in (data_dir / "environments").iterdir():
+        if d.name in seen or not d.is_dir():
+            continue
         try:
             pids = (parent / d.name / "cgroup.procs").read_text().split()
         except OSError:
@@ -212,9 +216,9 @@ def in_handler(data_dir: Path) -> int:
             except OSError:
                 continue
             if call in _SLEEPING:
-                count += 1
+                seen.add(d.name)
                 break
-    return count
+    return len(seen)
 
 
 def health(server: Server) -> dict[str, int]:
@@ -248,12 +252,23 @@ async def _ramp(server: Server, run: Run, request: bytes,
                 calls: list[asyncio.Task[tuple[int, bytes]]]) -> None:
     """Open invocations a wave at a time until ``run.target`` are busy (or it stalls)."""
     started = time.monotonic()
+    try:
+        await _waves(server, run, request, calls)
+    finally:
+        run.ramp_seconds = time.monotonic() - started
+
+
+async def _waves(server: Server, run: Run, request: bytes,
+                 calls: list[asyncio.Task[tuple[int, bytes]]]) -> None:
+    started = time.monotonic()
+    seen: set[str] = set()
     while len(calls) < run.target:
+        wave_started = time.monotonic()
         wave = min(WAVE, run.target - len(calls))
         calls += [asyncio.create_task(_invoke(server.port, request)) for _ in range(wave)]
         progress_at, best = time.monotonic(), -1
         while True:
-            busy = await asyncio.to_thread(in_handler, server.data_dir)
+            busy = await asyncio.to_thread(in_handler, server.data_dir, seen)
             run.reached = max(run.reached, busy)
             if busy >= len(calls):
                 break
@@ -268,9 +283,9 @@ async def _ramp(server: Server, run: Run, request: bytes,
             if time.monotonic() - progress_at > WAVE_PATIENCE_S:
                 run.stalled = f"no new environment for {WAVE_PATIENCE_S:g} s at {busy} busy"
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
+        run.waves.append(time.monotonic() - wave_started)
         print(f"  {len(calls)} busy after {time.monotonic() - started:.1f} s", flush=True)
-    run.ramp_seconds = time.monotonic() - started
 
 
 async def _drive(server: Server, run: Run, path: str, gate: Path) -> None:
@@ -342,6 +357,14 @@ def _mmm(values: list[float]) -> str:
     return " / ".join(_mib(v) for v in (min(values), statistics.median(values), max(values)))
 
 
+def _waves_text(waves: list[float]) -> str:
+    if not waves:
+        return "–"
+    first, last = waves[:4], waves[-4:]
+    return (f"{statistics.median(first):.1f} s (median of the first {len(first)} waves), "
+            f"{statistics.median(last):.1f} s (the last {len(last)})")
+
+
 def render(runs: list[Run]) -> str:
     lines = [
         "## Density: idle warm environments of one function",
@@ -400,7 +423,8 @@ def render(runs: list[Run]) -> str:
             f"N = {run.target}: server RSS "
             f"{_mib(s.get('rss', 0))} MiB, {s.get('threads', 0)} threads, {s.get('fds', 0)} "
             f"open descriptors; {run.loop_devices} loop devices attached on the machine; "
-            f"most busy at once {run.reached}"
+            f"most busy at once {run.reached}; a wave of {WAVE} starts took "
+            f"{_waves_text(run.waves)}"
             + (f"; **stopped**: {run.stalled}" if run.stalled else "")
             + (f"; first failure: `{run.first_failure[:200]}`" if run.first_failure else "")
             + ".")
@@ -451,6 +475,7 @@ def _summary(run: Run) -> dict[str, Any]:
             "cgroup": [e.cgroup_bytes for e in run.environments],
             "mem_available_drop": run.mem_available_drop, "loop_devices": run.loop_devices,
             "log_tail": run.log_tail,
+            "waves": run.waves,
             "template_cgroup": [t.cgroup_bytes for t in run.templates_memory],
             "template_pss": [t.pss for t in run.templates_memory]}
 
