@@ -359,7 +359,8 @@ class InvokeService:
                    "errorMessage": f"RequestId: {rid} Error: {message}"}
             return json.dumps(doc).encode(), True, [line]
         error_type = outcome.error_type or "Runtime.ExitError"
-        message = f"RequestId: {rid} Error: Runtime exited with error: {env.exit_description()}"
+        cause = outcome.error_cause or f"Runtime exited with error: {env.exit_description()}"
+        message = f"RequestId: {rid} Error: {cause}"
         doc = {"errorType": error_type, "errorMessage": message}
         return json.dumps(doc).encode(), True, [f"{message}\n{error_type}\n"]
 

@@ -104,6 +104,8 @@ class InvocationOutcome:
     restore_ms: float | None = None
     # The response's size in bytes, also when it was too large to be kept.
     response_bytes: int = 0
+    # A crash not of the runtime's own (an extension's): AWS's words after "Error: ".
+    error_cause: str | None = None
 
 
 class ExecutionEnvironment:
@@ -297,6 +299,7 @@ class ExecutionEnvironment:
             "trace_id": request.trace_id,
         }
         status, payload, error_type, size = "success", b"", None, 0
+        cause: str | None = None
         streamed = 0
         parts: list[bytes] = []
         self._invoking = True
@@ -321,7 +324,7 @@ class ExecutionEnvironment:
                     size += streamed
                     break
                 elif kind == "fatal":  # an extension failed (the agent's frame)
-                    status, error_type = "crash", str(frame.get("error_type"))
+                    status, error_type, cause = extensions.fatal(frame)
                     break
                 elif kind == "chunk":
                     streamed += oversized if isinstance(oversized, int) else len(body)
@@ -335,7 +338,7 @@ class ExecutionEnvironment:
                 failed = await extensions.end_invoke_phase(
                     self._channel, self._logs.append, started + timeout)
                 if failed is not None:
-                    status, error_type = failed
+                    status, error_type, cause = failed
         except TimeoutError:
             status, error_type = "timeout", "Sandbox.Timedout"
         except (EOFError, ConnectionError):
@@ -355,6 +358,7 @@ class ExecutionEnvironment:
             init_ms=init_ms,
             restore_ms=restore_ms,
             response_bytes=size,
+            error_cause=cause,
         )
         if self._agent:
             await extensions.send_report(self._channel, request.request_id, outcome,

@@ -34,6 +34,7 @@ __all__ = [
     "SHUTDOWN_BUDGET_S",
     "agent_command",
     "end_invoke_phase",
+    "fatal",
     "has_extensions",
     "send_report",
     "shut_down",
@@ -71,12 +72,19 @@ def shutdown_reason(destroy_reason: str) -> str:
     return _FAILURES.get(destroy_reason, "spindown")
 
 
+def fatal(frame: dict[str, Any]) -> tuple[str, str, str]:
+    """A ``fatal`` frame as an outcome: ``crash``, AWS's error type, the cause AWS words."""
+    message = str(frame.get("message") or "")
+    return "crash", str(frame.get("error_type") or "Extension.Crash"), \
+        message.removeprefix("Error: ")
+
+
 async def end_invoke_phase(channel: FrameChannel, append_log: Callable[[str], None],
-                           deadline: float) -> tuple[str, str] | None:
+                           deadline: float) -> tuple[str, str, str] | None:
     """Wait (until monotonic ``deadline``) for the extensions to finish the invocation.
 
-    Returns None when they did, or ``(status, error_type)`` for a fatal
-    extension error; raises ``TimeoutError`` past the deadline and
+    Returns None when they did, or ``fatal(frame)`` for a fatal extension
+    error; raises ``TimeoutError`` past the deadline and
     ``EOFError`` if the environment ended.
     """
     while True:
@@ -86,7 +94,7 @@ async def end_invoke_phase(channel: FrameChannel, append_log: Callable[[str], No
         if kind == "invoke_done":
             return None
         if kind == "fatal":
-            return "crash", str(frame.get("error_type") or "Extension.Crash")
+            return fatal(frame)
         if kind == "log":
             append_log(body.decode("utf-8", "replace"))
 

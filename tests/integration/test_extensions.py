@@ -377,6 +377,9 @@ def test_extension_crash_after_init_resets_the_environment(lam: Any) -> None:
     crashed = invoke(lam, name, {"n": 1})
     assert crashed.function_error == "Unhandled"
     assert crashed.payload["errorType"] == "Extension.Crash"
+    rid = crashed.report.request_id
+    assert crashed.payload["errorMessage"] == f"RequestId: {rid} Error: exit status 4"
+    assert f"RequestId: {rid} Error: exit status 4\nExtension.Crash" in crashed.log
     assert crashed.report.cold
     assert invoke(lam, name, {"n": 2}).report.cold  # a fresh environment
     lam.delete_function(FunctionName=name)
