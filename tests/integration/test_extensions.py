@@ -408,3 +408,69 @@ def test_extensions_start_fresh_environments_when_templates_are_on(
         assert events[0]["requestId"] == first["id"]
     finally:
         server.stop()
+
+
+# Calls the Extensions API from the function itself (after Init): AWS's refusals.
+API_ERRORS = source('''
+    import json, os, urllib.error, urllib.request
+
+    API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+    def call(method, path, body=None, headers=None):
+        request = urllib.request.Request(API + path, data=body, method=method,
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return [answer.status, json.loads(answer.read())]
+        except urllib.error.HTTPError as exc:
+            return [exc.code, json.loads(exc.read())]
+
+    def handler(event, context):
+        unknown = {"Lambda-Extension-Identifier": "4ce7b4a6-3c70-4a4c-8d68-d2e0b36b2b1c"}
+        return {
+            "next_without_id": call("GET", "/2020-01-01/extension/event/next"),
+            "next_bad_id": call("GET", "/2020-01-01/extension/event/next",
+                                headers={"Lambda-Extension-Identifier": "nope"}),
+            "next_unknown": call("GET", "/2020-01-01/extension/event/next", headers=unknown),
+            "register_nameless": call("POST", "/2020-01-01/extension/register", b"{}"),
+            "register_malformed": call("POST", "/2020-01-01/extension/register", b"{nope",
+                                       {"Lambda-Extension-Name": "late"}),
+            "register_late": call("POST", "/2020-01-01/extension/register",
+                                  b\'{"events": ["INVOKE"]}\',
+                                  {"Lambda-Extension-Name": "late"}),
+            "telemetry_unknown": call("PUT", "/2022-07-01/telemetry", b"{}", unknown),
+            "init_error_unknown": call("POST", "/2020-01-01/extension/init/error", b"{}",
+                                       dict(unknown, **{
+                                           "Lambda-Extension-Function-Error-Type": "X.Y"})),
+        }
+''')
+
+
+def test_extensions_api_errors(lam: Any, ext_layer: str) -> None:
+    name = unique_name("ext-api")
+    package = make_zip({"index.py": API_ERRORS})
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                        Handler="index.handler", Code={"ZipFile": package}, Layers=[ext_layer])
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    got = invoke(lam, name, {}).ok()
+    expected = {
+        "next_without_id": (403, "Extension.MissingExtensionIdentifier",
+                            "Missing Lambda-Extension-Identifier header"),
+        "next_bad_id": (403, "Extension.InvalidExtensionIdentifier",
+                        "Invalid Lambda-Extension-Identifier"),
+        "next_unknown": (403, "Extension.UnknownExtensionIdentifier",
+                         "Unknown extension 4ce7b4a6-3c70-4a4c-8d68-d2e0b36b2b1c"),
+        "register_nameless": (403, "Extension.InvalidExtensionName", "Empty extension name"),
+        "register_malformed": (403, "InvalidRequestFormat", None),
+        "register_late": (403, "Extension.RegistrationClosed",
+                          "Extension registration closed already"),
+        "telemetry_unknown": (403, "Extension.UnknownExtensionIdentifier", None),
+        "init_error_unknown": (403, "Extension.UnknownExtensionIdentifier", None),
+    }
+    for key, (status, error_type, message) in expected.items():
+        code, doc = got[key]
+        assert (code, doc["errorType"]) == (status, error_type), (key, got[key])
+        if message is not None:
+            assert doc["errorMessage"] == message, (key, got[key])
+    lam.delete_function(FunctionName=name)
