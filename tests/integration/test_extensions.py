@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from loam.clock import SystemClock
+from loam.clock import FakeClock
 from loam.runtimes.registry import RuntimeRegistry
-from loam.sandbox.environment import EnvironmentSpec, InvocationRequest
+from loam.sandbox.environment import EnvironmentSpec, ExecutionEnvironment, InvocationRequest
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
 from tests.helpers import ROLE, client, make_zip, start_server
@@ -330,29 +330,45 @@ def _request(payload: dict[str, Any]) -> InvocationRequest:
                                                   "function:shutdown")
 
 
-@pytest.mark.parametrize(("destroy", "reason"), [("idle-timeout", "spindown"),
-                                                  ("retired", "spindown"),
-                                                  ("shutdown", "spindown"),
-                                                  ("timeout", "timeout")])
-def test_shutdown_event_on_destroy(tmp_path: Path, destroy: str, reason: str) -> None:
+@pytest.mark.parametrize(("path", "reason"), [("reap", "spindown"), ("retire", "spindown"),
+                                               ("evict", "spindown"), ("close", "spindown"),
+                                               ("timeout", "timeout")])
+def test_shutdown_event_on_destroy(tmp_path: Path, path: str, reason: str) -> None:
+    """Each way the pool ends an environment runs AWS's Shutdown phase first."""
     spec = _spec(tmp_path / "fn", timeout_s=1)
-    pool = EnvironmentPool(HostCapabilities.detect(), tmp_path / "data", SystemClock(), 600, 4,
-                           templates=False)
+    clock = FakeClock()
+    pool = EnvironmentPool(HostCapabilities.detect(), tmp_path / "data", clock, 600,
+                           0 if path == "evict" else 4, templates=False)
+
+    async def destroy(env: ExecutionEnvironment) -> None:
+        if path == "reap":
+            clock.advance(601)
+            assert await pool.reap() == 1
+        elif path == "retire":
+            await pool.retire(spec.function_name)
+        elif path == "close":
+            await pool.close()
+        elif path == "timeout":
+            await env.destroy("timeout")  # what the invoke service does after a timeout
 
     async def scenario() -> tuple[str, str, float]:
         try:
             async with pool.environment(spec) as env:
-                payload = {"sleep": 3} if destroy == "timeout" else {"n": 1}
+                payload = {"sleep": 3} if path == "timeout" else {"n": 1}
                 outcome = await env.invoke(_request(payload))
                 started = time.monotonic()
-                await env.destroy(destroy)
-                took = time.monotonic() - started
-            return outcome.status, "".join(env.shutdown_logs), took
+                if path == "timeout":
+                    await destroy(env)
+            if path != "timeout":
+                started = time.monotonic()
+                await destroy(env)
+            assert env.destroyed is not None
+            return outcome.status, "".join(env.shutdown_logs), time.monotonic() - started
         finally:
             await pool.close()
 
     status, logs, took = asyncio.run(scenario())
-    assert status == ("timeout" if destroy == "timeout" else "success")
+    assert status == ("timeout" if path == "timeout" else "success")
     assert f"my-ext shutdown {reason}" in logs
     left = float(logs.split(f"my-ext shutdown {reason} ")[1].split()[0])
     assert 0 < left <= 2.0  # AWS's 2,000 ms with external extensions
