@@ -76,6 +76,9 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._spare: asyncio.Task[Path | None] | None = None
         self._spares = 0
         self._monitor: asyncio.Task[None] | None = None
+        # One fork prepared ahead of need (``ForkedEnvironment.prepare``), and its task.
+        self.spare: ForkedEnvironment | None = None
+        self._preparing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Ready for the first fork: a /tmp disk (formatted while Init runs) and the helper.
@@ -120,6 +123,53 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._init_claimed = True
         return self.take_init_logs()
 
+    @property
+    def serving(self) -> set[ForkedEnvironment]:
+        """Forked environments that are not the spare: the ones keeping this template."""
+        return {c for c in self.children if c is not self.spare}
+
+    async def take_spare(self) -> ForkedEnvironment | None:
+        """The prepared fork, waiting for one being prepared; None if there is none."""
+        task, self._preparing = self._preparing, None
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await task
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.destroyed is None and self.alive:
+            return spare
+        if spare is not None:
+            await spare.destroy("template-died")
+        return None
+
+    def prepare_spare(self) -> None:
+        """Prepare the next fork in the background, so the next one only finishes it."""
+        if self._preparing is not None or self.spare is not None:
+            return
+        if not self.alive or self.retiring:
+            return
+        self._preparing = asyncio.create_task(self._prepare_spare(),
+                                              name=f"spare-{self.id}")
+        self.manager.own(self._preparing)
+
+    async def _prepare_spare(self) -> None:
+        env = ForkedEnvironment(self.spec, self.host, self.manager.work_root, self)
+        try:
+            await env.prepare()
+        except Exception as exc:  # the next fork goes the whole way instead
+            log.debug("template %s: no spare fork (%s)", self.id, exc)
+            return
+        self.spare = env
+
+    async def drop_spare(self) -> None:
+        task, self._preparing = self._preparing, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            await spare.destroy("retired")
+
     def send_fork(self, request: dict[str, object], fds: list[int]) -> None:
         if self._control is None or not self.alive:
             raise EnvironmentFailed("the template is gone")
@@ -161,6 +211,8 @@ class TemplateEnvironment(ExecutionEnvironment):
     async def _teardown(self) -> None:
         if self._monitor is not None and self._monitor is not asyncio.current_task():
             self._monitor.cancel()
+        if self._preparing is not None and self._preparing is not asyncio.current_task():
+            self._preparing.cancel()
         if self._spare is not None:
             self._spare.cancel()
             with contextlib.suppress(BaseException):
@@ -178,11 +230,25 @@ class ForkedEnvironment(ExecutionEnvironment):
 
     def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
                  template: TemplateEnvironment) -> None:
-        super().__init__(spec, host, work_root)
+        super().__init__(spec, host, work_root, "snap-start")
         self.template = template
         self.uid = template.uid  # what Init saw
+        # Set by ``prepare``: loam's end of the new channel.
+        self._parent: socket.socket | None = None
 
     async def start(self) -> None:
+        """Fork (unless ``prepare`` already did) and let the new environment run."""
+        if self._parent is None:
+            await self.prepare()
+        await self._activate()
+
+    async def prepare(self) -> None:
+        """Everything up to the last ``go``: cgroup, fork, namespaces, /tmp, an
+        unprivileged runtime waiting.
+
+        A prepared environment (a template's spare) costs a sleeping process
+        and its cgroup until ``start`` finishes it.
+        """
         try:
             await self._fork()
         finally:
@@ -194,8 +260,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
         image = self.workdir / "tmp.img"
         sized = await template.take_image(image)
-        started = time.monotonic()
-        self._phases: list[tuple[str, float]] = [("disk", started)]
+        self._phases: list[tuple[str, float]] = [("disk", time.monotonic())]
         parent, child = socket.socketpair()
         parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self._status_fd, status_w = os.pipe()
@@ -213,7 +278,6 @@ class ForkedEnvironment(ExecutionEnvironment):
             await asyncio.wait_for(self._handshake(parent, image if sized else None),
                                    FORK_TIMEOUT_S)
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-            parent.setblocking(False)
         except BaseException as exc:
             parent.close()
             await self.destroy("fork-failed")
@@ -224,6 +288,19 @@ class ForkedEnvironment(ExecutionEnvironment):
             child.close()
             os.close(status_w)
             os.close(output_w)
+        self._parent = parent
+
+    async def _activate(self) -> None:
+        template, parent = self.template, self._parent
+        assert parent is not None
+        started = template.last_used = time.monotonic()
+        self._phases.append(("activate", started))
+        try:
+            _send(parent, {"type": "go"})
+        except OSError as exc:
+            await self.destroy("fork-failed")
+            raise EnvironmentFailed(f"the prepared fork is gone: {exc!r}") from exc
+        parent.setblocking(False)
         reader, writer = await asyncio.open_unix_connection(sock=parent)
         self._channel = FrameChannel(reader, writer)
         logs, init_ms = template.claim_init()
@@ -254,7 +331,8 @@ class ForkedEnvironment(ExecutionEnvironment):
         self.cgroup.limit_cpu(self.spec.memory_mb)
 
     async def _handshake(self, sock: socket.socket, image: Path | None) -> None:
-        """Move C into this cgroup, then give its new mount namespace its /tmp."""
+        """Move C into this cgroup, give its new mount namespace its /tmp, and wait
+        until its runtime (H) is ``prepared``: only the last ``go`` is left."""
         sock.settimeout(FORK_TIMEOUT_S)
         header, pid = await asyncio.to_thread(_receive_with_pid, sock)
         if header.get("type") != "hello" or pid is None:
@@ -277,6 +355,10 @@ class ForkedEnvironment(ExecutionEnvironment):
             _send(sock, {"type": "go"})
         else:
             _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
+        header, _ = await asyncio.to_thread(_receive_with_pid, sock)
+        if header.get("type") != "prepared":
+            raise EOFError("the fork's runtime did not get ready")
+        self._phases.append(("prepared", time.monotonic()))
 
     async def _crash_type(self) -> str:
         # No wrapper process to wait for: give the reaper (G) time to report.
@@ -288,10 +370,12 @@ class ForkedEnvironment(ExecutionEnvironment):
         return await super()._crash_type()
 
     async def _teardown(self) -> None:
+        if self._parent is not None and self._channel is None:
+            self._parent.close()  # a spare destroyed before it was needed
         await super()._teardown()
         template = self.template
         template.children.discard(self)
-        if template.retiring and not template.children:
+        if template.retiring and not template.serving:
             await template.destroy("retired")
 
 
@@ -360,17 +444,21 @@ class TemplateManager:
             template = await self._template(spec)
             if template is None:
                 return None
+            env = await template.take_spare()
+        if env is None:
             env = ForkedEnvironment(spec, self.host, self.work_root, template)
-            try:
-                await env.start()
-            except Exception as exc:  # never fail an invocation for the optimisation
-                log.warning("%s: cannot fork an environment (%s); starting a fresh one",
-                            spec.function_name, exc)
-                await env.destroy("fork-failed")
-                if not template.alive:
+        try:
+            await env.start()
+        except Exception as exc:  # never fail an invocation for the optimisation
+            log.warning("%s: cannot fork an environment (%s); starting a fresh one",
+                        spec.function_name, exc)
+            await env.destroy("fork-failed")
+            if not template.alive:
+                async with self._locks[spec.key]:
                     await self._drop(template, "crashed")
-                return None
-            return env
+            return None
+        template.prepare_spare()
+        return env
 
     async def _template(self, spec: EnvironmentSpec) -> TemplateEnvironment | None:
         template = self._templates.get(spec.key)
@@ -401,7 +489,8 @@ class TemplateManager:
         if self._templates.get(template.spec.key) is template:
             del self._templates[template.spec.key]
         template.retiring = True
-        if template.children:
+        await template.drop_spare()
+        if template.serving:
             self._retired.add(template)  # its environments die with it anyway
         await template.destroy(reason)
 
@@ -415,14 +504,16 @@ class TemplateManager:
                 continue
             del self._templates[key]
             template.retiring = True
-            if not template.children:
+            await template.drop_spare()
+            if not template.serving:
                 await template.destroy("retired")
 
     async def reap(self, keep_alive_s: float) -> None:
         now = time.monotonic()
         for key, template in list(self._templates.items()):
-            if not template.children and now - template.last_used >= keep_alive_s:
+            if not template.serving and now - template.last_used >= keep_alive_s:
                 del self._templates[key]
+                await template.drop_spare()
                 await template.destroy("idle-timeout")
 
     async def start_helper(self) -> asyncio.subprocess.Process:
@@ -447,6 +538,7 @@ class TemplateManager:
     async def close(self) -> None:
         templates = list(self._templates.values()) + list(self._retired)
         self._templates.clear()
+        await asyncio.gather(*(t.drop_spare() for t in templates), return_exceptions=True)
         await asyncio.gather(*(t.destroy("shutdown") for t in templates), *self._background,
                              return_exceptions=True)
         if self._helper is not None and self._helper.returncode is None:

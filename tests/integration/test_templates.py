@@ -187,9 +187,10 @@ def _template_pids(function_name: str) -> list[int]:
     """Host pids of the template runtimes of ``function_name``.
 
     A bootstrap with a control descriptor, two pid namespaces deep (the
-    environments forked from it share its command line, one namespace deeper).
+    environments forked from it share its command line, one namespace deeper;
+    a spare fork waiting to be needed is its child, in its namespace).
     """
-    pids = []
+    pids: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -202,8 +203,10 @@ def _template_pids(function_name: str) -> list[int]:
         if (b"/var/runtime/bootstrap.py" in argv and len([a for a in argv if a]) == 6
                 and f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ
                 and _pid_depth(status) == 2):
-            pids.append(int(entry))
-    return pids
+            ppid = next(int(line.split()[1]) for line in status.splitlines()
+                        if line.startswith("PPid:"))
+            pids[int(entry)] = ppid
+    return [pid for pid, ppid in pids.items() if ppid not in pids]
 
 
 def test_crashed_template_is_replaced(tlam: Any) -> None:

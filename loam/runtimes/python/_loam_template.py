@@ -17,8 +17,11 @@ end. The template forks C, which:
 G is pid 1 of the new pid namespace: it mounts a fresh /proc, brings the
 loopback up, forks H, drops every capability, then reaps orphans and
 reports how H ended on the status pipe, as the jail's init does. H drops
-every capability, re-seeds randomness, runs the after-restore hooks and
-returns to bootstrap's invocation loop on the new channel.
+every capability, refuses itself signals to pid 1, says ``prepared`` and
+waits for a last ``go`` (without a time limit: loam prepares one fork ahead
+of need, a *spare*, and sends it when an environment is wanted); then it
+re-seeds randomness, runs the after-restore hooks and returns to
+bootstrap's invocation loop on the new channel.
 
 Standard library only; runs on every supported Python (3.9+).
 """
@@ -196,14 +199,24 @@ def serve(channel, control_fd: int) -> None:
                     os._exit(125)
         for fd in fds:
             os.close(fd)
-        while True:
-            try:
-                os.waitpid(pid, 0)
-                break
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
+        _reap_forks()
+
+
+def _reap_forks() -> None:
+    """Collect the forks (C) that finished; never wait for one.
+
+    A fork prepared ahead of need waits for loam's last ``go`` for as long
+    as it stays spare, so the template goes on serving meanwhile.
+    """
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return
 
 
 def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
@@ -270,6 +283,9 @@ def _become_runtime(channel, sock: socket.socket, status_fd: int, request: dict)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sock.settimeout(None)
     sock.set_inheritable(False)
+    # Prepared: a spare waits here, isolated and unprivileged, until it is needed.
+    _send(sock, {"type": "prepared"})
+    _expect_go(sock)
     channel.sock = sock
     os.environ.update(request.get("env", {}))
     random.seed()
