@@ -334,7 +334,7 @@ class ExecutionEnvironment:
                     elif body:
                         await asyncio.wait_for(
                             on_chunk(body), max(0.0, started + timeout - time.monotonic()))
-            if self._agent and status != "crash":
+            if self._agent and status != "crash" and not frame.get("invoke_done"):
                 failed = await extensions.end_invoke_phase(
                     self._channel, self._logs.append, started + timeout)
                 if failed is not None:
@@ -360,7 +360,7 @@ class ExecutionEnvironment:
             response_bytes=size,
             error_cause=cause,
         )
-        if self._agent:
+        if self._agent and self.ready.get("telemetry"):
             await extensions.send_report(self._channel, request.request_id, outcome,
                                          self.spec.memory_mb)
         return outcome
@@ -487,7 +487,8 @@ class ExecutionEnvironment:
         if self._agent:
             binds.append([str(extensions.AGENT_DIR), extensions.AGENT_MOUNT])
             runtime = extensions.agent_command(init_python, channel_fd, spec.runtime.family,
-                                               runtime[:-1 - len(self._extra_fds)])
+                                               runtime[:-1 - len(self._extra_fds)],
+                                               INIT_TIMEOUT_S)
         jail_spec = {
             "root": str(self.workdir / "root"),
             "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),

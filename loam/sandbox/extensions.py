@@ -9,9 +9,11 @@ with three additions:
 - after the runtime's ``response``/``error`` frame, ``invoke_done`` once
   every extension subscribed to INVOKE is back in ``event/next`` (AWS's
   invoke phase ends there: the environment is not ready before), or
-  ``fatal`` with AWS's ``Extension.*`` error type;
+  ``fatal`` with AWS's ``Extension.*`` error type; when they already are,
+  the answer itself carries ``"invoke_done": true`` instead;
 - ``report`` (loam → agent) after each invocation, for the Telemetry API's
-  ``platform.report``;
+  ``platform.report``, when ``ready`` said ``"telemetry": true`` (someone
+  subscribed during Init);
 - ``shutdown`` (loam → agent) with AWS's reason and deadline when the
   environment is destroyed, answered by ``shutdown_done``.
 """
@@ -47,6 +49,8 @@ AGENT_MOUNT = "/var/agent"
 SHUTDOWN_BUDGET_S = 2.0
 # Past the deadline, how long loam still listens before it kills the environment.
 _GRACE_S = 0.3
+# How long before loam's Init timeout the agent gives up waiting and reports why.
+_INIT_MARGIN_S = 0.7
 # Destroy reasons (pool, invoke service, templates) → AWS's shutdownReason.
 _FAILURES = {"timeout": "timeout", "crash": "failure", "init-error": "failure",
              "init-failed": "failure", "protocol": "failure", "template-died": "failure",
@@ -63,9 +67,15 @@ def has_extensions(opt_dir: Path | None) -> bool:
         return False
 
 
-def agent_command(python: str, channel_fd: int, family: str, runtime: list[str]) -> list[str]:
-    """The agent's argv; ``runtime`` is the runtime's argv without its channel fd."""
-    return [python, "-S", "-E", f"{AGENT_MOUNT}/agent.py", str(channel_fd), family, *runtime]
+def agent_command(python: str, channel_fd: int, family: str, runtime: list[str],
+                  init_timeout_s: float) -> list[str]:
+    """The agent's argv; ``runtime`` is the runtime's argv without its channel fd.
+
+    The agent answers Init (an error at worst) before loam's own Init timeout ends.
+    """
+    deadline_ms = int((time.time() + init_timeout_s - _INIT_MARGIN_S) * 1000)
+    return [python, "-S", "-E", f"{AGENT_MOUNT}/agent.py", str(channel_fd), family,
+            str(deadline_ms), *runtime]
 
 
 def shutdown_reason(destroy_reason: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,5 +162,7 @@ def test_only_layers_with_extensions_get_the_agent(tmp_path: Path) -> None:
     assert not has_extensions(tmp_path)
     (tmp_path / "extensions" / "my-ext").write_text("#!/bin/sh\n")
     assert has_extensions(tmp_path)
-    assert agent_command("/usr/bin/python3", 3, "python", ["py", "boot.py"]) == [
-        "/usr/bin/python3", "-S", "-E", "/var/agent/agent.py", "3", "python", "py", "boot.py"]
+    command = agent_command("/usr/bin/python3", 3, "python", ["py", "boot.py"], 10)
+    assert command[:6] == ["/usr/bin/python3", "-S", "-E", "/var/agent/agent.py", "3", "python"]
+    assert 9.0 < int(command[6]) / 1000 - time.time() < 10  # answers before loam's timeout
+    assert command[7:] == ["py", "boot.py"]

@@ -1,7 +1,7 @@
 """The extensions agent: pid 2 of an environment whose layers bring
 ``/opt/extensions`` (mounted at /var/agent; see ADR 0006).
 
-``agent.py CHANNEL_FD FAMILY RUNTIME_COMMAND...`` sits between loam's framed
+``agent.py CHANNEL_FD FAMILY INIT_DEADLINE_MS RUNTIME_COMMAND...`` sits between loam's framed
 channel and the runtime, serves the Extensions and Telemetry APIs on
 ``127.0.0.1:9001`` (and, for custom runtimes, the Runtime API on the same
 port), and runs AWS's phases:
@@ -46,8 +46,6 @@ from agent_telemetry import Telemetry
 
 API = "127.0.0.1:9001"
 EXTENSIONS_DIR = "/opt/extensions"
-# Init must end inside loam's own Init timeout (10 s) with an answer.
-INIT_BUDGET_S = 9.0
 # AWS's share of the shutdown time for the runtime to exit after SIGTERM.
 RUNTIME_SHARE = 0.3
 
@@ -63,8 +61,11 @@ class LocalChannel:
 
 
 class Agent:
-    def __init__(self, host: Channel, family: str, command: list[str]) -> None:
+    def __init__(self, host: Channel, family: str, init_deadline_ms: int,
+                 command: list[str]) -> None:
         self.started = time.monotonic()
+        # Init must answer (an error at worst) inside loam's own Init timeout.
+        self.init_budget = max(0.0, init_deadline_ms / 1000 - time.time())
         self.host = host
         self.family = family
         self.command = command
@@ -86,6 +87,10 @@ class Agent:
         self.runtime_error = b""
         self.shutting_down = False
         self.invoke: dict[str, Any] = {}
+        # The runtime answered; the invoke phase ends when the INVOKE subscribers are back.
+        self.awaiting_done = False
+        self.done_lock = threading.Lock()
+        self.registry.on_change = self._check_invoke_done
         self.relay: Any = None
         self.runtime_channel: Channel | None = None
         base = None
@@ -114,7 +119,7 @@ class Agent:
         self.serve()
 
     def init(self) -> None:
-        deadline = self.started + INIT_BUDGET_S
+        deadline = self.started + self.init_budget
         registry = self.registry
         for path in self._extension_paths():
             self._launch(path)
@@ -141,7 +146,8 @@ class Agent:
             "metrics": {"durationMs": round(init_ms, 3)}})
         self.runtime_out.drain()
         self.extensions_out.drain()
-        self.host.send({"type": "ready", "init_ms": init_ms})
+        self.host.send({"type": "ready", "init_ms": init_ms,
+                        "telemetry": bool(self.telemetry.subscribers)})
         return None
 
     def _extension_paths(self) -> list[str]:
@@ -179,7 +185,7 @@ class Agent:
                      if state in ("Started", "Registered")]
             who = f"extension {', '.join(names)}" if names and stage != "runtime" else "runtime"
             fatal = ("Sandbox.Timedout",
-                     f"Error: {who} did not {pending} within {INIT_BUDGET_S:.2f} seconds")
+                     f"Error: {who} did not {pending} within {self.init_budget:.2f} seconds")
         error_type, message = fatal
         self._log_extensions()
         self.extensions_out.drain()
@@ -289,9 +295,17 @@ class Agent:
         elif kind in ("response", "error"):
             self.runtime_out.drain()
             self._runtime_done(kind, len(body))
+            with self.done_lock:
+                if self._invoke_finished():  # the usual case: no invoke_done frame needed
+                    self.extensions_out.drain()
+                    header = dict(header, invoke_done=True)
+                else:
+                    self.host.send(header, body)
+                    self.awaiting_done = True
+            if not header.get("invoke_done"):
+                self._check_invoke_done()  # a subscriber may have come back meanwhile
+                return
         self.host.send(header, body)
-        if kind in ("response", "error"):
-            threading.Thread(target=self._finish_invoke, name="invoke-done", daemon=True).start()
 
     # -- invocations -------------------------------------------------------------------
 
@@ -338,14 +352,29 @@ class Agent:
             "status": "success" if kind == "response" else "error",
             "metrics": {"durationMs": round(duration, 3), "producedBytes": size}})
 
-    def _finish_invoke(self) -> None:
-        self.registry.wait_until(self.registry.invoke_done, None)
-        self.extensions_out.drain()
-        fatal = self.registry.fatal
-        if fatal is not None:
-            self.host.send({"type": "fatal", "error_type": fatal[0], "message": fatal[1]})
-        else:
-            self.host.send({"type": "invoke_done"})
+    def _invoke_finished(self) -> bool:
+        with self.registry.cond:
+            return self.registry.fatal is None and self.registry.invoke_done()
+
+    def _check_invoke_done(self) -> None:
+        """After the runtime's answer: ``invoke_done`` (or ``fatal``) once, when it holds.
+
+        Runs on whichever thread saw the change (an extension's event/next, its
+        exit), so the host hears at once, with no thread in between.
+        """
+        with self.done_lock:
+            if not self.awaiting_done:
+                return
+            with self.registry.cond:
+                fatal = self.registry.fatal
+                if fatal is None and not self.registry.invoke_done():
+                    return
+            self.awaiting_done = False
+            self.extensions_out.drain()
+            if fatal is not None:
+                self.host.send({"type": "fatal", "error_type": fatal[0], "message": fatal[1]})
+            else:
+                self.host.send({"type": "invoke_done"})
 
     def _report(self, header: dict[str, Any]) -> None:
         metrics = {key: header[name] for key, name in (
@@ -411,7 +440,7 @@ def _termination(code: int) -> str:
 
 def main() -> None:
     host = Channel(socket.socket(fileno=int(sys.argv[1])))
-    Agent(host, sys.argv[2], sys.argv[3:]).run()
+    Agent(host, sys.argv[2], int(sys.argv[3]), sys.argv[4:]).run()
 
 
 if __name__ == "__main__":

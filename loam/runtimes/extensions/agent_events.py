@@ -70,6 +70,8 @@ class Registry:
         self.registration_open = True
         # The first fatal error an extension caused: (errorType, message).
         self.fatal: tuple[str, str] | None = None
+        # Called (without the lock) after an extension came back to event/next or failed.
+        self.on_change: Callable[[], None] = lambda: None
 
     # -- the API ---------------------------------------------------------------
 
@@ -129,6 +131,8 @@ class Registry:
             ext.state = "Ready"
             ext.busy = False
             self.cond.notify_all()
+        self.on_change()
+        with self.cond:
             while not ext.queue:
                 self.cond.wait()
             event = ext.queue.popleft()
@@ -148,6 +152,7 @@ class Registry:
             if self.fatal is None:
                 self.fatal = (fatal, f"Error: {error_type}")
             self.cond.notify_all()
+        self.on_change()
 
     # -- the agent's side --------------------------------------------------------
 
@@ -160,6 +165,7 @@ class Registry:
                     self.fatal = ("Extension.Crash", f"Error: {description}")
             ext.exit_description = description
             self.cond.notify_all()
+        self.on_change()
 
     def wait_until(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
         """Wait (monotonic ``deadline``, None: no end) for ``predicate``.
