@@ -370,7 +370,7 @@ def render(runs: list[Run]) -> str:
         "## Density: idle warm environments of one function",
         "",
         f"Measured by `make bench` (`benchmarks/density.py`) on {machine_line()}. "
-        "One Python function; invocations opened {WAVE} at a time (each "
+        f"One Python function; invocations opened {WAVE} at a time (each "
         "holds until a gate file appears), so N environments exist at once; then all "
         "return and N environments sit idle. Per environment (its cgroup), every process's "
         "`/proc/PID/smaps_rollup`: USS = Private_Clean + Private_Dirty, PSS = Pss. "
