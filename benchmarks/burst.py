@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -67,6 +69,8 @@ class Burst:
     spawned_s: list[float] = field(default_factory=list)   # sandbox process start, per env
     runtime_s: list[float] = field(default_factory=list)   # runtime process start, per env
     log_lines: list[str] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)  # fork phases, ms
+    fork_gaps_ms: list[float] = field(default_factory=list)
 
 
 # -- /proc --------------------------------------------------------------------
@@ -157,14 +161,36 @@ async def _burst(port: int, request: bytes, n: int) -> tuple[float, list[tuple[f
     return wall, flat, boot0
 
 
-def one_burst(n: int, templates: bool, tmp: Path) -> Burst:
+_FORKED = re.compile(r"^(\S+ \S+) DEBUG loam\.sandbox: forked \w+ from template \w+: (.*)$")
+
+
+def fork_phases(log: str) -> tuple[dict[str, list[float]], list[float]]:
+    """From the server's debug log: each fork's phases (ms, from the previous one), and
+    the intervals between consecutive forks completing (ms)."""
+    phases: dict[str, list[float]] = {}
+    stamps: list[float] = []
+    for line in log.splitlines():
+        m = _FORKED.match(line)
+        if not m:
+            continue
+        when = time.strptime(m.group(1).split(",")[0], "%Y-%m-%d %H:%M:%S")
+        stamps.append(time.mktime(when) + int(m.group(1).split(",")[1]) / 1000)
+        for part in m.group(2).split(", "):
+            name, _, value = part.partition(" +")
+            phases.setdefault(name, []).append(float(value.removesuffix(" ms")))
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+    return phases, gaps
+
+
+def one_burst(n: int, templates: bool, tmp: Path, phases: bool = False) -> Burst:
     result = Burst(templates, n)
     data = tmp / f"{'templates' if templates else 'fresh'}-{uuid.uuid4().hex[:6]}"
     env = {"LOAM_TEMPLATES": "1" if templates else "0",
            "LOAM_ACCOUNT_CONCURRENCY": str(n + 100),
            "LOAM_MAX_IDLE_ENVIRONMENTS": str(n + 100),
            "LOAM_KEEP_ALIVE_SECONDS": "3600"}
-    with running_server(data, extra_env=env) as server:
+    args = ["--log-level", "debug"] if phases else None
+    with running_server(data, extra_env=env, args=args) as server:
         lam = client(server)
         name = f"burst-{uuid.uuid4().hex[:8]}"
         create_function(lam, name, {"index.py": HANDLER}, MemorySize=MEMORY_MB, Timeout=60)
@@ -210,6 +236,8 @@ def one_burst(n: int, templates: bool, tmp: Path) -> Burst:
                 starts.sort()
                 result.spawned_s.append(starts[0])
                 result.runtime_s.append(starts[-1])
+        if phases:
+            result.phases, result.fork_gaps_ms = fork_phases(server.log())
         result.log_lines = [line for line in server.log().splitlines()
                             if " WARNING " in line or " ERROR " in line][:20]
     return result
@@ -302,6 +330,19 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
                  f"({b.cpu[k] / per * 1000:.0f})" for k in kinds]
         lines.append(f"- templates {'on' if b.templates else 'off'}, N = {b.n}: "
                      + "; ".join(parts) + ".")
+    phased = [b for b in bursts if b.phases]
+    if phased:
+        lines += ["", "Forks from the template (server at `--log-level debug`: each fork's "
+                  "phases as the template path logs them, ms from the previous phase; and the "
+                  "interval between consecutive forks completing), p50 / p90:", ""]
+        for b in phased:
+            parts = [f"{name} {percentile(v, 50):.1f} / {percentile(v, 90):.1f}"
+                     for name, v in b.phases.items()]
+            gaps = b.fork_gaps_ms
+            lines.append(f"- N = {b.n}, {len(next(iter(b.phases.values())))} forks: "
+                         + "; ".join(parts)
+                         + (f"; between forks {percentile(gaps, 50):.1f} / "
+                            f"{percentile(gaps, 90):.1f}" if gaps else "") + ".")
     failures = [(b, k, v) for b in bursts for k, v in b.failures.items()]
     if failures:
         lines += ["", "Failures (status: body, count):", ""]
@@ -335,6 +376,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="bursts per N and mode")
     parser.add_argument("--templates", choices=["off", "on", "both"], default="both")
     parser.add_argument("--json", type=Path, help="also save the raw results here")
+    parser.add_argument("--phases", type=int, default=100,
+                        help="also one templates burst of this size with the server at debug "
+                             "level, for the fork phases (0: none)")
     args = parser.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.templates]
     bursts: list[Burst] = []
@@ -346,6 +390,9 @@ def main() -> None:
                           flush=True)
                     bursts.append(one_burst(n, templates, Path(tmp)))
                     print("\n".join(bursts[-1].log_lines[:5]), flush=True)
+        if args.phases and True in modes:
+            print(f"burst: N = {args.phases}, templates on, fork phases", flush=True)
+            bursts.append(one_burst(args.phases, True, Path(tmp), phases=True))
     n_base = max(args.n)
     baselines = [bare_interpreters(n_base) for _ in range(3)]
     markdown = render(bursts, baselines, n_base)
@@ -361,7 +408,8 @@ def _summary(b: Burst) -> dict[str, Any]:
             "failures": b.failures, "environments": b.environments,
             "templates_made": b.templates_made, "cpu": b.cpu,
             "latencies_ms": b.latencies_ms, "spawned_s": b.spawned_s,
-            "runtime_s": b.runtime_s, "log": b.log_lines}
+            "runtime_s": b.runtime_s, "log": b.log_lines, "phases": b.phases,
+            "fork_gaps_ms": b.fork_gaps_ms}
 
 
 if __name__ == "__main__":
