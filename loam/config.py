@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "templates_enabled"]
+__all__ = ["Settings", "opted_out", "templates_enabled"]
 
 DEFAULT_PORT = 9070
 
@@ -36,8 +36,8 @@ class Settings:
     runtime_registry: Path | None = None
     # Public base URL used in Code.Location; derived from host/port if empty.
     public_url: str = ""
-    # Fork new environments of an initialised version from a template (LOAM_TEMPLATES=1;
-    # off by default until the sandbox tests accept forked environments).
+    # Fork new environments of an initialised version from a template (default;
+    # LOAM_TEMPLATES=0 or --no-templates starts every environment fresh).
     templates: bool = field(default_factory=lambda: templates_enabled())
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -77,5 +77,10 @@ class Settings:
 
 
 def templates_enabled() -> bool:
-    """``LOAM_TEMPLATES``: fork environments from per-version templates (default off)."""
-    return _env("TEMPLATES", "0").strip().lower() not in ("0", "false", "no", "off", "")
+    """``LOAM_TEMPLATES``: fork environments from per-version templates (default on)."""
+    return not opted_out(_env("TEMPLATES", "1"))
+
+
+def opted_out(value: str) -> bool:
+    """Whether a ``LOAM_TEMPLATES`` value (node or function) turns templates off."""
+    return value.strip().lower() in ("0", "false", "no", "off")

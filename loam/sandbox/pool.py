@@ -18,9 +18,11 @@ Invariants:
   ``ScalingLimitExceeded`` without creating anything;
 - ``retire(function)`` destroys idle on-demand environments of every stale
   key of a function as soon as its code or configuration changes;
-- with templates on (``LOAM_TEMPLATES=1``), or for a SnapStart version, a new
-  environment is forked from its key's template when it can be
-  (``template.py``), else started fresh;
+- with templates on (the default; ``LOAM_TEMPLATES=0`` turns them off), or
+  for a SnapStart version, a new environment is forked from its key's
+  template when it can be (``template.py``), else started fresh; a function
+  opts out with its own environment variable ``LOAM_TEMPLATES=0`` (every
+  environment then runs Init);
 - a runtime that cannot be forked (``prestart_families``: Node.js) gets a
   pre-started pool instead: whenever a version of it has no idle environment
   left, one more is started in the background (one at a time per key), so
@@ -40,7 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loam.clock import Clock
-from loam.config import templates_enabled
+from loam.config import opted_out, templates_enabled
 from loam.errors import TooManyRequestsException
 from loam.sandbox.cgroups import remove_parent
 from loam.sandbox.environment import (
@@ -179,13 +181,19 @@ class EnvironmentPool:
         self._count_start(spec.function_name)
         await self._relieve_memory()
         env: ExecutionEnvironment | None = None
-        if self.templates is not None and (self.fork_all or spec.snap_start):
+        if self.templates is not None and self._forks(spec):
             env = await self.templates.fork(spec)
         if env is None:
             env = self._factory(spec, "on-demand")
             await self._start(env)
         self._created += 1
         return env
+
+    def _forks(self, spec: EnvironmentSpec) -> bool:
+        """Templates on for the node (unless the function opts out), or SnapStart."""
+        if spec.snap_start:
+            return True
+        return self.fork_all and not opted_out(spec.environment.get("LOAM_TEMPLATES", ""))
 
     async def _start(self, env: ExecutionEnvironment) -> None:
         try:

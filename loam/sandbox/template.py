@@ -333,8 +333,8 @@ class ForkedEnvironment(ExecutionEnvironment):
     async def _handshake(self, sock: socket.socket, image: Path | None) -> None:
         """Move C into this cgroup, give its new mount namespace its /tmp, and wait
         until its runtime (H) is ``prepared``: only the last ``go`` is left."""
-        sock.settimeout(FORK_TIMEOUT_S)
-        header, pid = await asyncio.to_thread(_receive_with_pid, sock)
+        sock.setblocking(False)
+        header, pid = await _receive_with_pid(sock)
         if header.get("type") != "hello" or pid is None:
             raise EOFError("the fork did not say hello")
         for phase in ("received", "forked"):  # the template's clock is this one (no time ns)
@@ -345,7 +345,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         for procs in self.cgroup.procs_files():
             procs.write_text(str(pid))
         _send(sock, {"type": "go"})
-        header, _ = await asyncio.to_thread(_receive_with_pid, sock)
+        header, _ = await _receive_with_pid(sock)
         if header.get("type") != "unshared":
             raise EOFError("the fork did not create its namespaces")
         self._phases.append(("unshared", time.monotonic()))
@@ -355,7 +355,7 @@ class ForkedEnvironment(ExecutionEnvironment):
             _send(sock, {"type": "go"})
         else:
             _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
-        header, _ = await asyncio.to_thread(_receive_with_pid, sock)
+        header, _ = await _receive_with_pid(sock)
         if header.get("type") != "prepared":
             raise EOFError("the fork's runtime did not get ready")
         self._phases.append(("prepared", time.monotonic()))
@@ -384,13 +384,17 @@ def _send(sock: socket.socket, header: dict[str, object]) -> None:
     sock.sendall(_HEADER.pack(len(head), 0) + head)
 
 
-def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int | None]:
-    """One body-less frame and the sender's pid (SCM_CREDENTIALS, in this pid namespace)."""
+async def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int | None]:
+    """One body-less frame and the sender's pid (SCM_CREDENTIALS, in this pid namespace).
+
+    On the event loop itself (``sock`` non-blocking): a fork's handshake never
+    waits for a worker thread, however busy the server's thread pool is.
+    """
     data = b""
     pid: int | None = None
     want = _HEADER.size
     while len(data) < want:
-        chunk, ancillary, _, _ = sock.recvmsg(want - len(data), socket.CMSG_SPACE(_UCRED.size))
+        chunk, ancillary = await _recvmsg(sock, want - len(data))
         if not chunk:
             raise EOFError("the fork closed its channel")
         for level, kind, payload in ancillary:
@@ -406,6 +410,27 @@ def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int | Non
     if not isinstance(header, dict):
         raise ValueError("malformed frame from the fork")
     return header, pid
+
+
+async def _recvmsg(sock: socket.socket, size: int) -> tuple[bytes, list[tuple[int, int, bytes]]]:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            chunk, ancillary, _, _ = sock.recvmsg(size, socket.CMSG_SPACE(_UCRED.size))
+            return chunk, ancillary
+        except BlockingIOError:
+            pass
+        readable: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(sock.fileno(), _wake, readable)
+        try:
+            await readable
+        finally:
+            loop.remove_reader(sock.fileno())
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class TemplateManager:

@@ -73,6 +73,3 @@ def test_a_snap_start_version_restores_every_environment_from_one_init(
     # report the restore (the fork) instead, as SnapStart does.
     assert sum("\tInit Duration: " in r for r in reports) == 1
     assert sum("\tRestore Duration: " in r for r in reports) == 2
-    # $LATEST is not SnapStart: its environments run their own Init.
-    out = lam.invoke(FunctionName=name, Payload=b"{}")
-    assert json.loads(out["Payload"].read())["type"] == "on-demand"

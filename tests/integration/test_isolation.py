@@ -364,7 +364,17 @@ def _rss_mb(pid: int) -> int:
 
 
 def _cgroups_of(environment: str) -> list[Path]:
-    return list(Path("/sys/fs/cgroup").glob(f"**/loam-*/{environment}"))
+    """The environment's cgroups that still exist (v1: one per controller; v2: one)."""
+    root = Path("/sys/fs/cgroup")
+    found = []
+    for pattern in ("loam-*", "*/loam-*"):
+        try:
+            parents = list(root.glob(pattern))
+        except FileNotFoundError:  # a node's parent cgroup went while listing
+            parents = []
+        found += [parent / environment for parent in parents
+                  if (parent / environment).is_dir()]
+    return found
 
 
 # -- resources -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Environments forked from per-version templates (``LOAM_TEMPLATES=1``):
+"""Environments forked from per-version templates (the default; ``LOAM_TEMPLATES=0``
+turns them off):
 isolated from each other like fresh ones, with Init's state, their own
 randomness, after-restore hooks, Restore Duration instead of Init Duration,
 a crashed template replaced; and everything still working with templates off."""
@@ -91,6 +92,14 @@ def handler(event, context):
 def templated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(Path(tmp_path_factory.mktemp("templates")) / "data",
                        extra_env={"LOAM_TEMPLATES": "1"})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def untemplated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(Path(tmp_path_factory.mktemp("no-templates")) / "data",
+                       extra_env={"LOAM_TEMPLATES": "0"})
     yield srv
     srv.stop()
 
@@ -268,10 +277,17 @@ def test_init_error_falls_back_to_fresh_environments(tlam: Any) -> None:
     assert _has_init(inv)
 
 
-def test_templates_off(lam: Any, server: Server) -> None:
-    # The session server runs with the default (LOAM_TEMPLATES unset or 0 in CI).
-    if os.environ.get("LOAM_TEMPLATES", "0") not in ("0", ""):
-        pytest.skip("the session server runs with templates on")
+def test_a_function_can_opt_out(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-opt-out", CODE, Timeout=30,
+                  Environment={"Variables": {"LOAM_TEMPLATES": "0"}})
+    bodies = [r.ok() for r in _concurrently(tlam, name, [{"sleep": 1}] * 2)]
+    assert len({b["init_value"] for b in bodies}) == 2  # Init in each environment
+    assert all(b["restores"] == 0 and b["init_type"] == "on-demand" for b in bodies)
+    assert _template_pids(name) == []
+
+
+def test_templates_off(untemplated: Server) -> None:
+    lam = client(untemplated)
     name = deploy(lam, "tpl-off", CODE, Timeout=30)
     bodies = [r.ok() for r in _concurrently(lam, name, [{"sleep": 1}] * 2)]
     assert len({b["init_value"] for b in bodies}) == 2
