@@ -126,6 +126,7 @@ def test_unhandled_error(lam: Any, fn: str) -> None:
 def test_qualifiers(lam: Any, fn: str) -> None:
     resp = lam.invoke(FunctionName=fn, Qualifier="$LATEST", Payload=b"{}")
     assert resp["StatusCode"] == 200 and resp["ExecutedVersion"] == "$LATEST"
+    resp["Payload"].read()
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as info:
         lam.invoke(FunctionName=fn, Qualifier="7", Payload=b"{}")
     assert info.value.response["Error"]["Message"] == f"Function not found: {function_arn(fn)}:7"
@@ -181,6 +182,7 @@ def test_event_payload_limit(lam: Any, fn: str) -> None:
     at_limit = lam.invoke(FunctionName=fn, InvocationType="Event",
                           Payload=_string_event(EVENT_LIMIT))
     assert at_limit["StatusCode"] == 202
+    assert at_limit["Payload"].read() == b""
     with pytest.raises(lam.exceptions.ClientError) as info:
         lam.invoke(FunctionName=fn, InvocationType="Event",
                    Payload=_string_event(EVENT_LIMIT + 1))
