@@ -30,5 +30,5 @@ bench: setup-dev
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.warm
 	$(PY) -m benchmarks.routing
-	$(PY) -m benchmarks.density -n 1000
-	$(PY) -m benchmarks.burst -n 500
+	$(PY) -m benchmarks.density -n 1000 --memory 128 1536
+	$(PY) -m benchmarks.burst -n 100 500 --runs 2

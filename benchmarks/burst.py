@@ -206,7 +206,7 @@ def one_burst(n: int, templates: bool, tmp: Path, phases: bool = False) -> Burst
                 result.ok += 1
                 result.latencies_ms.append(ms)
             else:
-                key = f"{status}: {body[:160].decode('utf-8', 'replace')}"
+                key = _failure_key(status, body)
                 result.failures[key] = result.failures.get(key, 0) + 1
         envs = environment_processes(data)
         tdir = data / "templates"
@@ -241,6 +241,15 @@ def one_burst(n: int, templates: bool, tmp: Path, phases: bool = False) -> Burst
         result.log_lines = [line for line in server.log().splitlines()
                             if " WARNING " in line or " ERROR " in line][:20]
     return result
+
+
+_REQUEST_ID = re.compile(r"RequestId: [0-9a-f-]+ (Error: )?")
+
+
+def _failure_key(status: int, body: bytes) -> str:
+    """What failed, without the request id, so alike failures count together."""
+    text = _REQUEST_ID.sub("", body.decode("utf-8", "replace"))
+    return f"{status}: {text[:240]}"
 
 
 def bare_interpreters(n: int) -> dict[str, float]:
