@@ -19,7 +19,7 @@ Where the time goes, from outside the server (no instrumentation in it):
   (``unshare``, fresh) or forked (templates), when its runtime process began.
 
 Baseline in the same run: N bare interpreters (``python -c 0``), two at a time,
-and all N at once. Runs templates off (default) and on (``LOAM_TEMPLATES=1``).
+and all N at once. Runs templates off (``LOAM_TEMPLATES=0``) and on (``LOAM_TEMPLATES=1``).
 Writes the ``burst`` section of ``docs/performance.md`` (``--no-write`` to only print).
 """
 

@@ -23,7 +23,7 @@ it, and per process ``/proc/PID/smaps_rollup``:
 - and the host's ``MemAvailable`` before the first environment and with N
   idle ones (everything: kernel, page cache, the server's own growth).
 
-Runs once with templates off (default) and once on (``LOAM_TEMPLATES=1``).
+Runs once with templates off (``LOAM_TEMPLATES=0``) and once on (``LOAM_TEMPLATES=1``).
 Where it breaks: the first failed invocation's status and body, the busy
 count it stalled at, and the tail of the server log are recorded.
 Writes the ``density`` section of ``docs/performance.md`` (``--no-write`` to only print).
