@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from pathlib import Path
 
 from loam.clock import Clock, SystemClock
@@ -127,10 +128,13 @@ class Node:
         self.provisioner.request()
 
     def _function_changed(self, name: str) -> None:
-        """Called from control threads: retire the function's idle environments."""
+        """Called from control threads after a write: retire the function's idle
+        environments and templates made before it (not those made since, for the
+        new state, by invocations racing this call)."""
+        changed = time.monotonic()
         self._refresh_reservations()
         if self._loop is not None and not self._loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self.pool.retire(name), self._loop)
+            asyncio.run_coroutine_threadsafe(self.pool.retire(name, before=changed), self._loop)
 
     # -- presigned code download URLs ------------------------------------------
 

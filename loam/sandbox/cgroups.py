@@ -76,6 +76,10 @@ class EnvironmentCgroup:
         _write(mem / "memory.limit_in_bytes", str(memory_mb * MB))
         _write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * MB), optional=True)
         _write(mem / "memory.swappiness", "0", optional=True)
+        # A process moved in (a template's fork) brings the charges of the pages it
+        # copied before the move; otherwise they stay on the template's cgroup and
+        # add up there, fork after fork, until the template runs out of memory.
+        _write(mem / "memory.move_charge_at_immigrate", "3", optional=True)
         _write(self.dirs["pids"] / "pids.max", str(pids_max))
 
     def limit_cpu(self, memory_mb: int) -> None:

@@ -122,7 +122,7 @@ class ExecutionEnvironment:
         assert host.cgroups is not None
         self.cgroup = EnvironmentCgroup(host.cgroups, self.id)
         self.invocations = 0
-        self.last_used = time.monotonic()
+        self.created = self.last_used = time.monotonic()
         self.destroyed: str | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._channel: FrameChannel | None = None

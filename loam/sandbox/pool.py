@@ -13,6 +13,8 @@ Invariants:
 - idle on-demand environments past the keep-alive, beyond the node's idle cap,
   or while the host is short of memory (least recently used first) are
   destroyed;
+- at most ``start_concurrency`` fresh environments start at once (forks are
+  not limited: they cost little CPU);
 - each function adds at most ``scale_limit`` environments per
   ``scale_window_s`` (AWS's scaling rate); beyond that acquire raises
   ``ScalingLimitExceeded`` without creating anything;
@@ -36,6 +38,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -116,6 +119,7 @@ class EnvironmentPool:
         scale_limit: int = 1000,
         scale_window_s: float = 10.0,
         prestart_families: frozenset[str] = frozenset({"nodejs"}),
+        start_concurrency: int = 2 * (os.cpu_count() or 1),
     ) -> None:
         self.clock = clock
         self.keep_alive_s = keep_alive_s
@@ -133,6 +137,9 @@ class EnvironmentPool:
         self._targets: dict[str, int] = {}
         self._starts: dict[str, deque[float]] = {}
         self.prestart_families = prestart_families
+        # Fresh environments start (interpreter + Init, ~0.15 s of CPU each) a few at a
+        # time: a burst queues here instead of every start missing its Init deadline.
+        self._starting = asyncio.Semaphore(start_concurrency)
         self._prestarting: dict[str, asyncio.Task[None]] = {}
         self._created = self._destroyed = self._evictions = 0
         self.templates: TemplateManager | None = None
@@ -197,7 +204,8 @@ class EnvironmentPool:
 
     async def _start(self, env: ExecutionEnvironment) -> None:
         try:
-            await env.start()
+            async with self._starting:
+                await env.start()
         except BaseException:
             self._destroyed += 1
             await env.destroy("init-failed")
@@ -336,15 +344,25 @@ class EnvironmentPool:
         await self._relieve_memory()
         return len(expired)
 
-    async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+    async def retire(self, function_name: str, keep_key: str | None = None,
+                     before: float | None = None) -> None:
+        """Destroy the function's idle environments and templates, but ``keep_key``'s
+        and (with ``before``, a ``time.monotonic()`` reading taken when the function
+        changed) those created after the change, which already serve the new state."""
         if self.templates is not None:
-            await self.templates.retire(function_name, keep_key)
+            await self.templates.retire(function_name, keep_key, before)
         for key in list(self._idle):
             slot = self._idle[key]
-            if slot and slot[0][1].spec.function_name == function_name and key != keep_key:
+            if not slot or slot[0][1].spec.function_name != function_name or key == keep_key:
+                continue
+            stale = [(t, e) for t, e in slot if before is None or e.created < before]
+            kept = [(t, e) for t, e in slot if (t, e) not in stale]
+            if kept:
+                self._idle[key] = kept
+            else:
                 del self._idle[key]
-                for _, env in slot:
-                    await self._destroy(env, "retired")
+            for _, env in stale:
+                await self._destroy(env, "retired")
 
     async def _enforce_idle_cap(self) -> None:
         excess = sum(len(s) for s in self._idle.values()) - self.max_idle

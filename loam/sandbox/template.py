@@ -280,15 +280,28 @@ class ForkedEnvironment(ExecutionEnvironment):
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException as exc:
             parent.close()
+            said = self._unread_output()
             await self.destroy("fork-failed")
             if isinstance(exc, (OSError, EOFError, TimeoutError, ValueError)):
-                raise EnvironmentFailed(f"fork failed: {exc!r}") from exc
+                detail = f"; the fork said: {said}" if said else ""
+                raise EnvironmentFailed(f"fork failed: {exc!r}{detail}") from exc
             raise
         finally:
             child.close()
             os.close(status_w)
             os.close(output_w)
         self._parent = parent
+
+    def _unread_output(self) -> str:
+        """What the fork wrote before anyone read its output (why it failed, say)."""
+        fd = self._output_fd
+        if fd is None:
+            return ""
+        os.set_blocking(fd, False)
+        try:
+            return os.read(fd, 4096).decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
 
     async def _activate(self) -> None:
         template, parent = self.template, self._parent
@@ -449,6 +462,7 @@ class TemplateManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._helper: asyncio.subprocess.Process | None = None
         self._helper_lock = asyncio.Lock()
+        self._requests = 0
         self._background: set[asyncio.Task[None]] = set()
 
     def count(self) -> int:
@@ -523,9 +537,14 @@ class TemplateManager:
         """Whether ``env`` was forked from a template being retired (never reuse it)."""
         return isinstance(env, ForkedEnvironment) and env.template.retiring
 
-    async def retire(self, function_name: str, keep_key: str | None = None) -> None:
+    async def retire(self, function_name: str, keep_key: str | None = None,
+                     before: float | None = None) -> None:
+        """Retire the function's templates (those created before ``before``, if given:
+        a template built after a change already serves the changed function)."""
         for key, template in list(self._templates.items()):
             if template.spec.function_name != function_name or key == keep_key:
+                continue
+            if before is not None and template.created >= before:
                 continue
             del self._templates[key]
             template.retiring = True
@@ -551,12 +570,24 @@ class TemplateManager:
         return helper
 
     async def mount_tmp(self, pid: int, image: Path) -> None:
+        """Ask the helper to mount ``image`` on the /tmp of ``pid``'s mount namespace.
+
+        Requests carry a number that the answer repeats: a caller cancelled while
+        waiting (a spare dropped mid-fork) leaves its answer in the pipe, and the
+        next caller must skip it rather than take it for its own.
+        """
         async with self._helper_lock:
             helper = await self.start_helper()
             assert helper.stdin is not None and helper.stdout is not None
-            helper.stdin.write(f"{pid} {image}\n".encode())
+            self._requests += 1
+            ticket = str(self._requests)
+            helper.stdin.write(f"{ticket} {pid} {image}\n".encode())
             await helper.stdin.drain()
-            answer = (await helper.stdout.readline()).decode().strip()
+            while True:
+                line = (await helper.stdout.readline()).decode().strip()
+                number, _, answer = line.partition(" ")
+                if not line or number == ticket:
+                    break
         if answer != "ok":
             raise EnvironmentFailed(f"cannot mount /tmp: {answer or 'helper exited'}")
 

@@ -3,11 +3,12 @@
 ext4 cannot be mounted inside a user namespace, so loam keeps this small,
 single-threaded root process (``setns`` into a mount namespace is refused to
 multi-threaded processes such as the server). Per request line
-``HOST_PID IMAGE`` on stdin it attaches the pre-formatted ext4 image to a
+``TICKET HOST_PID IMAGE`` on stdin it attaches the pre-formatted ext4 image to a
 loop device (autoclear), mounts it detached (``fsopen``/``fsmount``, never
 visible on the host), enters the mount namespace of ``HOST_PID``, moves the
-mount onto its ``/tmp`` (``move_mount``) and returns to its own namespace. It answers ``ok`` or
-``error: …`` on one line. The loop device goes when the last mount of the
+mount onto its ``/tmp`` (``move_mount``) and returns to its own namespace. It answers
+``TICKET ok`` or ``TICKET error: …`` on one line (the ticket pairs answers with
+requests). The loop device goes when the last mount of the
 disk does, with the environment's mount namespace.
 
 Run as a script (``python -S -E tmpmount.py``); standard library only.
@@ -124,14 +125,15 @@ def place(pid: int, image: str) -> None:
 
 def main() -> None:
     for line in sys.stdin:
+        ticket = "?"
         try:
-            pid, image = line.split(None, 1)
+            ticket, pid, image = line.split(None, 2)
             image = image.strip()
             place(int(pid), image)
             answer = "ok"
         except (OSError, ValueError) as exc:
             answer = f"error: {exc}"
-        sys.stdout.write(answer + "\n")
+        sys.stdout.write(f"{ticket} {answer}\n")
         sys.stdout.flush()
 
 
