@@ -70,7 +70,10 @@ def test_provisioned_environments_are_initialised_ahead_and_used_first(
     # Two run on the provisioned environments; the third spills over to on-demand.
     with ThreadPoolExecutor(3) as pool:
         kinds = sorted(pool.map(lambda _: invoke(lam, name, version, {"sleep": 1})[0], range(3)))
-    assert kinds == ["on-demand", "provisioned-concurrency", "provisioned-concurrency"]
+    assert kinds.count("provisioned-concurrency") == 2
+    # The spill-over environment is an ordinary one: fresh, or forked from the template.
+    assert set(kinds) - {"provisioned-concurrency"} <= {"on-demand", "snap-start"}
+    assert len(kinds) == 3
 
     listed = lam.list_provisioned_concurrency_configs(FunctionName=name)
     assert [c["FunctionArn"] for c in listed["ProvisionedConcurrencyConfigs"]] == [
