@@ -94,6 +94,21 @@ class EnvironmentCgroup:
         _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
         _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
 
+    def set_memory_limit(self, limit_bytes: int) -> None:
+        """Change the memory limit (v1: with memory+swap kept equal to it, in the
+        order the kernel accepts: memsw ≥ memory at every step)."""
+        if self.layout.version == 2:
+            _write(self.dirs["unified"] / "memory.max", str(limit_bytes))
+            return
+        mem = self.dirs["memory"]
+        limit, memsw = mem / "memory.limit_in_bytes", mem / "memory.memsw.limit_in_bytes"
+        if int(limit.read_text()) < limit_bytes:
+            _write(memsw, str(limit_bytes), optional=True)
+            _write(limit, str(limit_bytes))
+        else:
+            _write(limit, str(limit_bytes))
+            _write(memsw, str(limit_bytes), optional=True)
+
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs.values()]
 

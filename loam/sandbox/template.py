@@ -54,6 +54,8 @@ __all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
 log = logging.getLogger("loam.sandbox")
 
 FORK_TIMEOUT_S = 10.0
+# What each live fork may leave charged to its template's cgroup (see _fit_memory).
+FORK_CHARGE_MB = 2
 _HELPER = Path(__file__).resolve().parent / "tmpmount.py"
 _HEADER = struct.Struct("!II")
 _UCRED = struct.Struct("3i")
@@ -122,6 +124,30 @@ class TemplateEnvironment(ExecutionEnvironment):
             return [], None
         self._init_claimed = True
         return self.take_init_logs()
+
+    def adopt(self, child: ForkedEnvironment) -> None:
+        self.children.add(child)
+        self._fit_memory()
+
+    def release(self, child: ForkedEnvironment) -> None:
+        self.children.discard(child)
+        self._fit_memory()
+
+    def _fit_memory(self) -> None:
+        """MemorySize, plus ``FORK_CHARGE_MB`` per live fork.
+
+        After a fork, the pages the template writes are copied, and the originals,
+        now the fork's alone, stay charged to the template's cgroup (charges do not
+        follow pages). Without this allowance a 128 MB template dies of its forks'
+        charges after about a hundred of them.
+        """
+        if self.destroyed is not None:
+            return
+        limit = (self.spec.memory_mb + FORK_CHARGE_MB * len(self.children)) * (1 << 20)
+        try:
+            self.cgroup.set_memory_limit(limit)
+        except OSError as exc:
+            log.warning("template %s: cannot resize its memory limit: %s", self.id, exc)
 
     @property
     def serving(self) -> set[ForkedEnvironment]:
@@ -266,7 +292,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._status_fd, status_w = os.pipe()
         os.set_blocking(self._status_fd, False)
         self._output_fd, output_w = os.pipe()
-        template.children.add(self)
+        template.adopt(self)
         request: dict[str, object] = {
             "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),
             "env": {"AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
@@ -387,7 +413,7 @@ class ForkedEnvironment(ExecutionEnvironment):
             self._parent.close()  # a spare destroyed before it was needed
         await super()._teardown()
         template = self.template
-        template.children.discard(self)
+        template.release(self)
         if template.retiring and not template.serving:
             await template.destroy("retired")
 
