@@ -54,6 +54,7 @@ class EnvironmentCgroup:
             self.dirs = {"unified": base / name}
         else:
             self.dirs = {c: m / layout.parent / name for c, m in layout.mounts.items()}
+        self._peak_fd: int | None = None
 
     def create(self, memory_mb: int, pids_max: int) -> None:
         """Create with memory and pids limits; the CPU cap comes after Init (``limit_cpu``)."""
@@ -113,15 +114,25 @@ class EnvironmentCgroup:
         return [d / "cgroup.procs" for d in self.dirs.values()]
 
     def peak_memory_bytes(self) -> int:
-        if self.layout.version == 2:
-            peak = self.dirs["unified"] / "memory.peak"
-            path = peak if peak.exists() else self.dirs["unified"] / "memory.current"
-        else:
-            path = self.dirs["memory"] / "memory.max_usage_in_bytes"
+        """The cgroup's peak memory use; read on every invocation, so the file
+        stays open (one ``pread`` instead of open, read, close)."""
         try:
-            return int(path.read_text().strip())
+            if self._peak_fd is None:
+                self._peak_fd = os.open(self._peak_path(), os.O_RDONLY | os.O_CLOEXEC)
+            return int(os.pread(self._peak_fd, 64, 0).strip())
         except (OSError, ValueError):
             return 0
+
+    def _peak_path(self) -> Path:
+        if self.layout.version == 2:
+            peak = self.dirs["unified"] / "memory.peak"
+            return peak if peak.exists() else self.dirs["unified"] / "memory.current"
+        return self.dirs["memory"] / "memory.max_usage_in_bytes"
+
+    def close(self) -> None:
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
 
     def oom_kills(self) -> int:
         if self.layout.version == 2:
@@ -158,6 +169,7 @@ class EnvironmentCgroup:
         and a thousand of them sharing a small quota die slowly. Returns
         whether the cgroup is gone (else a later sweep removes it).
         """
+        self.close()
         self.unlimit_cpu()
         deadline = time.monotonic() + patience_s
         delay = 0.005

@@ -305,35 +305,35 @@ class ExecutionEnvironment:
         self._invoking = True
         try:
             await self._channel.send(header, request.payload)
-            while True:
-                frame, body = await asyncio.wait_for(
-                    self._channel.receive(), max(0.0, started + timeout - time.monotonic())
-                )
-                kind = frame.get("type")
-                oversized = frame.get("oversized")
-                if kind == "log" and oversized:
-                    self._logs.append(f"[loam] a log record of {oversized} bytes was dropped\n")
-                elif kind == "log":
-                    self._logs.append(body.decode("utf-8", "replace"))
-                elif kind in ("response", "error"):
-                    status = "success" if kind == "response" else "error"
-                    payload = body
-                    size = oversized if isinstance(oversized, int) else len(body)
-                    if parts and status == "success":
-                        payload = b"".join(parts) + payload
-                    size += streamed
-                    break
-                elif kind == "fatal":  # an extension failed (the agent's frame)
-                    status, error_type, cause = extensions.fatal(frame)
-                    break
-                elif kind == "chunk":
-                    streamed += oversized if isinstance(oversized, int) else len(body)
-                    if on_chunk is None:
-                        if streamed <= MAX_BODY:
-                            parts.append(body)
-                    elif body:
-                        await asyncio.wait_for(
-                            on_chunk(body), max(0.0, started + timeout - time.monotonic()))
+            # One deadline for all the frames (wait_for would make a task per frame).
+            async with asyncio.timeout(max(0.0, started + timeout - time.monotonic())):
+                while True:
+                    frame, body = await self._channel.receive()
+                    kind = frame.get("type")
+                    oversized = frame.get("oversized")
+                    if kind == "log" and oversized:
+                        self._logs.append(
+                            f"[loam] a log record of {oversized} bytes was dropped\n")
+                    elif kind == "log":
+                        self._logs.append(body.decode("utf-8", "replace"))
+                    elif kind in ("response", "error"):
+                        status = "success" if kind == "response" else "error"
+                        payload = body
+                        size = oversized if isinstance(oversized, int) else len(body)
+                        if parts and status == "success":
+                            payload = b"".join(parts) + payload
+                        size += streamed
+                        break
+                    elif kind == "fatal":  # an extension failed (the agent's frame)
+                        status, error_type, cause = extensions.fatal(frame)
+                        break
+                    elif kind == "chunk":
+                        streamed += oversized if isinstance(oversized, int) else len(body)
+                        if on_chunk is None:
+                            if streamed <= MAX_BODY:
+                                parts.append(body)
+                        elif body:
+                            await on_chunk(body)
             if self._agent and status != "crash" and not frame.get("invoke_done"):
                 failed = await extensions.end_invoke_phase(
                     self._channel, self._logs.append, started + timeout)
