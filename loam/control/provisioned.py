@@ -14,7 +14,6 @@ Invariants, as AWS:
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from loam.control.concurrency import MIN_UNRESERVED
 from loam.control.functions import FunctionService
 from loam.control.models import Alias, FunctionState, aws_timestamp
 from loam.control.names import FunctionRef, parse_function_name
+from loam.control.paging import page_of
 from loam.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
@@ -132,12 +132,7 @@ class ProvisionedConcurrency:
                 continue  # its version or alias was deleted since
             doc = self._describe(ref.name, target, config)
             items.append({"FunctionArn": self.functions.arns.function(ref.name, qualifier), **doc})
-        start = _decode_marker(marker)
-        limit = min(max_items or _PAGE, _PAGE)
-        out: dict[str, Any] = {"ProvisionedConcurrencyConfigs": items[start:start + limit]}
-        if start + limit < len(items):
-            out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-        return out
+        return page_of(items, "ProvisionedConcurrencyConfigs", marker, max_items, _PAGE)
 
     # -- helpers -------------------------------------------------------------
 
@@ -252,12 +247,3 @@ def provisioned_targets(functions: FunctionService) -> dict[tuple[str, str], int
             key = (latest.name, version)
             targets[key] = targets.get(key, 0) + requested
     return targets
-
-
-def _decode_marker(marker: str | None) -> int:
-    if not marker:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(marker.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValueException("Invalid Marker.") from exc

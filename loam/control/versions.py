@@ -12,12 +12,12 @@ Invariants:
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from loam.control.functions import FunctionService
 from loam.control.models import FunctionState, new_revision
 from loam.control.names import parse_function_name
+from loam.control.paging import page_of
 from loam.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -66,12 +66,8 @@ class VersionService:
         ref = parse_function_name(function_name)
         self.functions.resolve(ref.name)
         records = self.functions.store.list_versions(ref.name)
-        start = _decode_marker(marker)
-        limit = min(max_items or _PAGE, _PAGE)
-        page = records[start:start + limit]
-        out: dict[str, Any] = {"Versions": [self._listed(r) for r in page]}
-        if start + limit < len(records):
-            out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        out = page_of(records, "Versions", marker, max_items, _PAGE)
+        out["Versions"] = [self._listed(r) for r in out["Versions"]]
         return out
 
     def _listed(self, record: FunctionRecord) -> dict[str, Any]:
@@ -122,13 +118,3 @@ class VersionService:
             provisioned={},
             last_published=0,
         )
-
-
-
-def _decode_marker(marker: str | None) -> int:
-    if not marker:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(marker.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValueException("Invalid Marker.") from exc
