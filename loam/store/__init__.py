@@ -6,6 +6,7 @@ from loam.store.blobs import BlobStore
 from loam.store.factory import open_store
 from loam.store.protocol import (
     AliasRecord,
+    AsyncEventRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -16,6 +17,7 @@ from loam.store.protocol import (
 
 __all__ = [
     "AliasRecord",
+    "AsyncEventRecord",
     "BlobStore",
     "FunctionRecord",
     "RecordExists",

@@ -23,6 +23,7 @@ from psycopg.rows import TupleRow, class_row
 from loam.store.protocol import (
     LATEST,
     AliasRecord,
+    AsyncEventRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -57,9 +58,21 @@ CREATE TABLE IF NOT EXISTS layer_versions (
 CREATE TABLE IF NOT EXISTS layer_counters (
     name TEXT COLLATE "C" PRIMARY KEY,
     last BIGINT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS async_events (
+    id           TEXT PRIMARY KEY,
+    function     TEXT NOT NULL,
+    payload      BYTEA NOT NULL,
+    enqueued_at  DOUBLE PRECISION NOT NULL,
+    attempts     INTEGER NOT NULL,
+    not_before   DOUBLE PRECISION NOT NULL,
+    leased_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    document     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before)
 """
 _ALIAS_COLUMNS = "SELECT function, name, revision_id, document FROM aliases"
+_EVENT_COLUMNS = "id, function, payload, enqueued_at, attempts, not_before, document"
 _SCHEMA_LOCK = 0x6C6F616D  # serialises CREATE TABLE IF NOT EXISTS, which can race
 _COLUMNS = "SELECT name, version, revision_id, document FROM functions"
 
@@ -227,6 +240,49 @@ class PostgresStore:
                 f"SELECT 1 FROM {table} WHERE {key}", key_values
             ).fetchone()
         raise RevisionMismatch(name) if exists else RecordNotFound(name)
+
+    # -- the async-event queue ------------------------------------------------
+
+    def enqueue_events(self, records: list[AsyncEventRecord]) -> None:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO async_events (" + _EVENT_COLUMNS + ") VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                [(r.id, r.function, r.payload, r.enqueued_at, r.attempts, r.not_before,
+                  r.document) for r in records])
+
+    def claim_events(self, now: float, leased_until: float,
+                     limit: int) -> list[AsyncEventRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "UPDATE async_events SET leased_until = %s WHERE id IN ("
+                " SELECT id FROM async_events WHERE not_before <= %s AND leased_until <= %s"
+                " ORDER BY not_before LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING " + _EVENT_COLUMNS, (leased_until, now, now, limit)).fetchall()
+        records = [AsyncEventRecord(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6])
+                   for r in rows]
+        return sorted(records, key=lambda r: r.not_before)
+
+    def retry_event(self, record: AsyncEventRecord) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "UPDATE async_events SET attempts = %s, not_before = %s, document = %s,"
+                " leased_until = 0 WHERE id = %s",
+                (record.attempts, record.not_before, record.document, record.id))
+
+    def finish_event(self, event_id: str) -> None:
+        with self._connection() as conn:
+            conn.execute("DELETE FROM async_events WHERE id = %s", (event_id,))
+
+    def release_event_leases(self) -> int:
+        with self._connection() as conn:
+            cur = conn.execute("UPDATE async_events SET leased_until = 0 WHERE leased_until > 0")
+            return cur.rowcount
+
+    def count_events(self) -> int:
+        with self._connection() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM async_events").fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,11 @@ backend):
   after ``after`` when given;
 - ``list_versions`` returns every version of one function, ``$LATEST`` first,
   then published versions in ascending numeric order;
+- the async-event queue: ``enqueue_events`` commits a batch at once;
+  ``claim_events`` leases due events (``not_before`` ≤ now, lease expired)
+  to one caller until ``leased_until``; an event stays until
+  ``finish_event`` deletes it, so a crash only ever repeats an event
+  (at-least-once), never loses one;
 - driver exceptions never leak: backends raise ``StoreError`` subclasses.
 """
 
@@ -21,6 +26,7 @@ from typing import Protocol
 
 __all__ = [
     "LATEST",
+    "AsyncEventRecord",
     "FunctionRecord",
     "RecordExists",
     "RecordNotFound",
@@ -73,6 +79,23 @@ class FunctionRecord:
     document: str
 
 
+@dataclass(frozen=True)
+class AsyncEventRecord:
+    """One accepted asynchronous invocation waiting in the durable queue.
+
+    ``document`` is JSON owned by ``loam.invoke`` (how the caller named the
+    function, client context, the last error); ``payload`` the event itself.
+    """
+
+    id: str
+    function: str
+    payload: bytes
+    enqueued_at: float
+    attempts: int
+    not_before: float
+    document: str
+
+
 class Store(Protocol):
     def create_function(self, record: FunctionRecord) -> None:
         """Insert; ``RecordExists`` if ``(name, version)`` is taken."""
@@ -121,6 +144,24 @@ class Store(Protocol):
         """Compare-and-swap on the whole document; ``RevisionMismatch`` / ``RecordNotFound``."""
 
     def delete_layer_version(self, name: str, version: int) -> bool: ...
+
+    def enqueue_events(self, records: list[AsyncEventRecord]) -> None:
+        """Insert every record in one transaction (committed when this returns)."""
+
+    def claim_events(self, now: float, leased_until: float,
+                     limit: int) -> list[AsyncEventRecord]:
+        """Lease up to ``limit`` due events, oldest first, until ``leased_until``."""
+
+    def retry_event(self, record: AsyncEventRecord) -> None:
+        """Store the event's new ``attempts``/``not_before``/``document``; release its lease."""
+
+    def finish_event(self, event_id: str) -> None:
+        """Delete the event: it was processed (or given up on)."""
+
+    def release_event_leases(self) -> int:
+        """Release every lease (a restarted single node owns none); returns how many."""
+
+    def count_events(self) -> int: ...
 
     def close(self) -> None: ...
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from loam.store.protocol import (
     LATEST,
     AliasRecord,
+    AsyncEventRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -37,6 +38,17 @@ CREATE TABLE IF NOT EXISTS aliases (
     document    TEXT NOT NULL,
     PRIMARY KEY (function, name)
 );
+CREATE TABLE IF NOT EXISTS async_events (
+    id           TEXT PRIMARY KEY,
+    function     TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    enqueued_at  REAL NOT NULL,
+    attempts     INTEGER NOT NULL,
+    not_before   REAL NOT NULL,
+    leased_until REAL NOT NULL DEFAULT 0,
+    document     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before);
 CREATE TABLE IF NOT EXISTS functions (
     name        TEXT NOT NULL,
     version     TEXT NOT NULL,
@@ -254,6 +266,71 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
         raise RevisionMismatch(name) if exists else RecordNotFound(name)
+
+    # -- the async-event queue ------------------------------------------------
+
+    def enqueue_events(self, records: list[AsyncEventRecord]) -> None:
+        rows = [(r.id, r.function, r.payload, r.enqueued_at, r.attempts, r.not_before,
+                 r.document) for r in records]
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO async_events (id, function, payload, enqueued_at,"
+                        " attempts, not_before, document) VALUES (?,?,?,?,?,?,?)", rows)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def claim_events(self, now: float, leased_until: float,
+                     limit: int) -> list[AsyncEventRecord]:
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = self._conn.execute(
+                        "SELECT id, function, payload, enqueued_at, attempts, not_before, document"
+                        " FROM async_events WHERE not_before <= ? AND leased_until <= ?"
+                        " ORDER BY not_before LIMIT ?", (now, now, limit)).fetchall()
+                    self._conn.executemany(
+                        "UPDATE async_events SET leased_until=? WHERE id=?",
+                        [(leased_until, row[0]) for row in rows])
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return [AsyncEventRecord(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+    def retry_event(self, record: AsyncEventRecord) -> None:
+        self._exec("UPDATE async_events SET attempts=?, not_before=?, document=?, leased_until=0"
+                   " WHERE id=?", (record.attempts, record.not_before, record.document, record.id))
+
+    def finish_event(self, event_id: str) -> None:
+        self._exec("DELETE FROM async_events WHERE id=?", (event_id,))
+
+    def release_event_leases(self) -> int:
+        return self._exec("UPDATE async_events SET leased_until=0 WHERE leased_until > 0", ())
+
+    def count_events(self) -> int:
+        try:
+            with self._lock:
+                row = self._conn.execute("SELECT COUNT(*) FROM async_events").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return int(row[0])
+
+    def _exec(self, sql: str, params: tuple[object, ...]) -> int:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     def close(self) -> None:
         with self._lock:

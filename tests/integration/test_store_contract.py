@@ -22,6 +22,7 @@ from loam.store.postgres import PostgresStore
 from loam.store.protocol import (
     LATEST,
     AliasRecord,
+    AsyncEventRecord,
     FunctionRecord,
     RecordExists,
     RecordNotFound,
@@ -310,3 +311,42 @@ def test_concurrent_create_exactly_one_wins(open_store: Opener, shared: bool) ->
 def test_postgres_unreachable_raises_store_error() -> None:
     with pytest.raises(StoreError):
         PostgresStore("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+
+
+# -- the async-event queue ------------------------------------------------------
+
+def _event(i: int, not_before: float = 0.0) -> AsyncEventRecord:
+    return AsyncEventRecord(f"ev-{i}", "fn", bytes([i]) * 3, 100.0 + i, 0, not_before, "{}")
+
+
+def test_queue_claims_due_events_once_until_their_lease_ends(open_store: Opener) -> None:
+    store = open_store()
+    store.enqueue_events([_event(1), _event(2), _event(3, not_before=50.0)])
+    store.enqueue_events([_event(1)])  # the same id again is ignored
+    assert store.count_events() == 3
+    claimed = store.claim_events(now=10.0, leased_until=20.0, limit=10)
+    assert [e.id for e in claimed] == ["ev-1", "ev-2"]
+    assert claimed[0].payload == b"\x01\x01\x01" and claimed[0].enqueued_at == 101.0
+    # Leased: nobody else gets them before the lease ends.
+    assert store.claim_events(now=15.0, leased_until=30.0, limit=10) == []
+    again = store.claim_events(now=21.0, leased_until=40.0, limit=1)
+    assert [e.id for e in again] == ["ev-1"]
+
+
+def test_queue_retry_finish_and_restart(open_store: Opener) -> None:
+    store = open_store()
+    store.enqueue_events([_event(1), _event(2)])
+    first, second = store.claim_events(now=1.0, leased_until=100.0, limit=10)
+    store.retry_event(AsyncEventRecord(first.id, first.function, first.payload,
+                                       first.enqueued_at, 1, 60.0, '{"error": "x"}'))
+    store.finish_event(second.id)
+    assert store.claim_events(now=59.0, leased_until=200.0, limit=10) == []
+    (retried,) = store.claim_events(now=60.0, leased_until=200.0, limit=10)
+    assert retried.attempts == 1 and retried.document == '{"error": "x"}'
+    # A crash leaves it leased; the restarted node releases what it held.
+    reopened = open_store()
+    assert reopened.release_event_leases() == 1
+    assert [e.id for e in reopened.claim_events(now=61.0, leased_until=300.0, limit=10)] == [
+        "ev-1"]
+    reopened.finish_event("ev-1")
+    assert reopened.count_events() == 0
