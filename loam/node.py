@@ -1,7 +1,8 @@
 """One loam node: every component wired together, with one lifespan.
 
-The node owns its background loops (the environment reaper, the provisioner)
-and stops them, the pool and the store in reverse order of creation.
+The node owns its background loops (the environment reaper, the provisioner,
+the async queue's worker) and stops them, the pool and the store in reverse
+order of creation.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from loam.control.names import Arns
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
 from loam.control.versions import VersionService
 from loam.invoke.admission import Admission
+from loam.invoke.async_queue import AsyncQueue
 from loam.invoke.provisioned import Provisioner
 from loam.invoke.service import InvokeService
 from loam.runtimes.registry import RuntimeRegistry
@@ -75,6 +77,8 @@ class Node:
             self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
             self.clock, settings.region, self.admission,
         )
+        self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event)
+        self.invoker.queue = self.queue
         self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
                                        self.invoker.logs)
         self.provisioned = ProvisionedConcurrency(
@@ -96,6 +100,7 @@ class Node:
         self._tasks = [
             asyncio.create_task(self._reap_forever(), name="environment-reaper"),
             asyncio.create_task(self.provisioner.run(), name="provisioner"),
+            asyncio.create_task(self.queue.run(), name="async-queue"),
         ]
 
     async def stop(self) -> None:
@@ -104,6 +109,7 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.queue.close()
         await self.invoker.close()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)

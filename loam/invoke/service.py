@@ -28,10 +28,14 @@ from loam.control.functions import FunctionService
 from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
 from loam.errors import (
+    LoamError,
     RequestEntityTooLargeException,
     ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
 )
 from loam.invoke.admission import Admission
+from loam.invoke.async_queue import AsyncQueue, Outcome
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
     ChunkSink,
@@ -42,6 +46,7 @@ from loam.sandbox.environment import (
     InvocationRequest,
 )
 from loam.sandbox.pool import EnvironmentPool
+from loam.store import AsyncEventRecord
 from loam.telemetry.logs import LogSink
 from loam.telemetry.report import InvocationReport, end_line, start_line, timestamp_prefix
 
@@ -129,6 +134,8 @@ class InvokeService:
         # (name, version) → the FunctionState a spec was built from, and the spec.
         self._specs: dict[tuple[str, str], tuple[FunctionState, EnvironmentSpec]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Event invocations go through the durable queue (the node sets it up).
+        self.queue: AsyncQueue | None = None
 
     async def invoke(
         self,
@@ -157,9 +164,12 @@ class InvokeService:
                     f"{len(payload)} byte payload is too large for the Event invocation type "
                     f"(limit {ASYNC_PAYLOAD_LIMIT} bytes)"
                 )
-            task = asyncio.create_task(self._run_event(fn, call, payload))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            if self.queue is None:
+                raise LoamError("the async queue is not running")
+            await self.queue.submit(call.request_id, fn.name, payload, {
+                "function_name": function_name, "qualifier": qualifier,
+                "client_context": client_context, "invoked_arn": call.invoked_arn,
+            })
             return InvokeResult(202, request_id=call.request_id)
         return await self._run(fn, call, payload, log_type == "Tail", client_context)
 
@@ -216,11 +226,23 @@ class InvokeService:
                 f"the following state: {fn.state}"
             )
 
-    async def _run_event(self, fn: FunctionState, call: _Call, payload: bytes) -> None:
+    async def run_event(self, record: AsyncEventRecord) -> Outcome:
+        """One attempt at a queued Event invocation (the queue's runner)."""
+        doc = json.loads(record.document)
         try:
-            await self._run(fn, call, payload, tail=False, client_context=None)
-        except Exception:  # supervisor of a background invocation: record and go on
-            log.exception("asynchronous invocation of %s failed", fn.name)
+            fn = await self._resolve(doc["function_name"], doc.get("qualifier"))
+            if fn.state != "Active":
+                return Outcome.SYSTEM_ERROR
+            call = _Call(record.id, doc["invoked_arn"])
+            result = await self._run(fn, call, record.payload, tail=False,
+                                     client_context=doc.get("client_context"))
+        except TooManyRequestsException:
+            return Outcome.THROTTLED
+        except ResourceNotFoundException:
+            return Outcome.GONE
+        except LoamError:
+            return Outcome.SYSTEM_ERROR
+        return Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
 
     async def _run(
         self, fn: FunctionState, call: _Call, payload: bytes, tail: bool,

@@ -1,0 +1,224 @@
+"""The durable async queue behind ``InvocationType=Event``.
+
+Invariants:
+- ``submit`` returns only once the event is committed to the store: every
+  submission waiting at that moment goes in one transaction (group commit),
+  so a 202 is never given for an event a crash could lose;
+- the worker leases due events and deletes one only after it was processed
+  or given up on: a crash repeats an event, never loses one (at-least-once,
+  the same request id on every attempt, as AWS);
+- retries as AWS: a function error is retried after ~1 min, then ~2 min, up
+  to ``MaximumRetryAttempts``; throttles and system errors back off (1 s,
+  doubling, at most 5 min) until the event is ``MaximumEventAgeInSeconds``
+  old; all times come from the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from loam.clock import Clock
+from loam.store import AsyncEventRecord, Store
+
+__all__ = ["AsyncQueue", "Outcome", "QueueStatistics", "RetrySettings"]
+
+log = logging.getLogger("loam.invoke")
+
+FUNCTION_ERROR_DELAYS_S = (60.0, 120.0)
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 300.0
+IDLE_POLL_S = 1.0
+
+
+class Outcome(Enum):
+    SUCCESS = "success"
+    FUNCTION_ERROR = "function-error"
+    THROTTLED = "throttled"
+    SYSTEM_ERROR = "system-error"
+    GONE = "gone"  # the function (or its qualifier) no longer exists
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """A function's event-invoke configuration, as far as the queue needs it."""
+
+    max_retries: int = 2
+    max_age_s: float = 21_600.0
+
+
+@dataclass(frozen=True)
+class QueueStatistics:
+    accepted: int
+    processed: int
+    retried: int
+    dropped: int
+    in_flight: int
+
+
+Runner = Callable[[AsyncEventRecord], Awaitable[Outcome]]
+SettingsSource = Callable[[AsyncEventRecord], RetrySettings]
+
+
+class AsyncQueue:
+    def __init__(self, store: Store, clock: Clock, run: Runner,
+                 settings: SettingsSource = lambda record: RetrySettings(),
+                 concurrency: int = 16, lease_s: float = 960.0) -> None:
+        self.store = store
+        self.clock = clock
+        self._run = run
+        self._settings = settings
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self._pending: list[tuple[AsyncEventRecord, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accepted = self._processed = self._retried = self._dropped = 0
+
+    # -- accepting ------------------------------------------------------------
+
+    async def submit(self, event_id: str, function: str, payload: bytes,
+                     document: dict[str, object]) -> None:
+        """Commit one event to the store (with whatever else is waiting)."""
+        now = self.clock.time()
+        record = AsyncEventRecord(event_id, function, payload, now, 0, now,
+                                  json.dumps(document))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name="async-queue-commit")
+        await done
+        self._accepted += 1
+        self._wake.set()
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.to_thread(self.store.enqueue_events, [r for r, _ in batch])
+                except Exception as exc:  # every waiter hears it; nothing was committed
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._flushing = None
+
+    # -- processing -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """The worker: a task owned by the node until it is cancelled."""
+        released = await asyncio.to_thread(self.store.release_event_leases)
+        if released:
+            log.info("async queue: %d events left in flight by an earlier run", released)
+        try:
+            while True:
+                try:
+                    started = await self.start_due()
+                except Exception:  # supervisor loop: record and try again
+                    log.exception("async queue: claiming events failed")
+                    started = 0
+                if not started:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                    self._wake.clear()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def start_due(self) -> int:
+        """Lease due events (as many as there is room for) and start processing them."""
+        room = self.concurrency - len(self._tasks)
+        if room <= 0:
+            return 0
+        now = self.clock.time()
+        records = await asyncio.to_thread(self.store.claim_events, now, now + self.lease_s,
+                                          room)
+        for record in records:
+            task = asyncio.create_task(self._process(record), name=f"async-{record.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return len(records)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait for every event being processed now (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _process(self, record: AsyncEventRecord) -> None:
+        settings = self._settings(record)
+        if self.clock.time() - record.enqueued_at > settings.max_age_s:
+            await self._give_up(record, "EventAgeExceeded")
+            return
+        attempt = replace(record, attempts=record.attempts + 1)
+        try:
+            outcome = await self._run(attempt)
+        except Exception:  # the runner's own failure: a system error, retried
+            log.exception("async invocation %s of %s failed", record.id, record.function)
+            outcome = Outcome.SYSTEM_ERROR
+        if outcome is Outcome.SUCCESS:
+            self._processed += 1
+            await asyncio.to_thread(self.store.finish_event, record.id)
+        elif outcome is Outcome.GONE:
+            await self._give_up(record, "ResourceNotFound")
+        elif outcome is Outcome.FUNCTION_ERROR:
+            errors = _function_errors(attempt) + 1
+            if errors > settings.max_retries:
+                await self._give_up(attempt, "RetriesExhausted")
+            else:
+                delay = FUNCTION_ERROR_DELAYS_S[min(errors, len(FUNCTION_ERROR_DELAYS_S)) - 1]
+                await self._retry(attempt, delay, {"function_errors": errors})
+        else:
+            backoffs = _backoffs(attempt) + 1
+            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (backoffs - 1))
+            if self.clock.time() + delay - record.enqueued_at > settings.max_age_s:
+                await self._give_up(attempt, "EventAgeExceeded")
+            else:
+                await self._retry(attempt, delay, {"backoffs": backoffs})
+
+    async def _retry(self, record: AsyncEventRecord, delay: float,
+                     counters: dict[str, int]) -> None:
+        self._retried += 1
+        document = {**json.loads(record.document), **counters}
+        retry = replace(record, not_before=self.clock.time() + delay,
+                        document=json.dumps(document))
+        await asyncio.to_thread(self.store.retry_event, retry)
+
+    async def _give_up(self, record: AsyncEventRecord, condition: str) -> None:
+        # Destinations and dead-letter queues (OnFailure) plug in here.
+        self._dropped += 1
+        log.warning("async invocation %s of %s dropped: %s after %d attempts",
+                    record.id, record.function, condition, record.attempts)
+        await asyncio.to_thread(self.store.finish_event, record.id)
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+        await self.drain()
+
+    def statistics(self) -> QueueStatistics:
+        return QueueStatistics(self._accepted, self._processed, self._retried, self._dropped,
+                               len(self._tasks))
+
+
+def _function_errors(record: AsyncEventRecord) -> int:
+    return int(json.loads(record.document).get("function_errors", 0))
+
+
+def _backoffs(record: AsyncEventRecord) -> int:
+    return int(json.loads(record.document).get("backoffs", 0))
