@@ -19,14 +19,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
 from loam.clock import Clock
 from loam.store import AsyncEventRecord, Store
 
-__all__ = ["AsyncQueue", "Outcome", "QueueStatistics", "RetrySettings"]
+__all__ = ["AsyncQueue", "Attempt", "Outcome", "QueueStatistics", "RetrySettings",
+           "invocation_record"]
 
 log = logging.getLogger("loam.invoke")
 
@@ -50,6 +53,22 @@ class RetrySettings:
 
     max_retries: int = 2
     max_age_s: float = 21_600.0
+    on_success: str | None = None  # destination ARNs
+    on_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt gave: its outcome and, when the function ran, its answer."""
+
+    outcome: Outcome
+    payload: bytes = b""
+    executed_version: str | None = None
+    function_error: str | None = None
+
+
+# A destination's delivery: (ARN, AWS's invocation record) → done.
+Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,18 +80,20 @@ class QueueStatistics:
     in_flight: int
 
 
-Runner = Callable[[AsyncEventRecord], Awaitable[Outcome]]
+Runner = Callable[[AsyncEventRecord], Awaitable[Attempt]]
 SettingsSource = Callable[[AsyncEventRecord], RetrySettings]
 
 
 class AsyncQueue:
     def __init__(self, store: Store, clock: Clock, run: Runner,
                  settings: SettingsSource = lambda record: RetrySettings(),
-                 concurrency: int = 16, lease_s: float = 960.0) -> None:
+                 concurrency: int = 16, lease_s: float = 960.0,
+                 deliver: Deliver | None = None) -> None:
         self.store = store
         self.clock = clock
         self._run = run
         self._settings = settings
+        self._deliver = deliver
         self.concurrency = concurrency
         self.lease_s = lease_s
         self._pending: list[tuple[AsyncEventRecord, asyncio.Future[None]]] = []
@@ -167,19 +188,21 @@ class AsyncQueue:
             return
         attempt = replace(record, attempts=record.attempts + 1)
         try:
-            outcome = await self._run(attempt)
+            result = await self._run(attempt)
         except Exception:  # the runner's own failure: a system error, retried
             log.exception("async invocation %s of %s failed", record.id, record.function)
-            outcome = Outcome.SYSTEM_ERROR
+            result = Attempt(Outcome.SYSTEM_ERROR)
+        outcome = result.outcome
         if outcome is Outcome.SUCCESS:
             self._processed += 1
             await asyncio.to_thread(self.store.finish_event, record.id)
+            await self._destine(settings.on_success, attempt, "Success", result)
         elif outcome is Outcome.GONE:
             await self._give_up(record, "ResourceNotFound")
         elif outcome is Outcome.FUNCTION_ERROR:
             errors = _function_errors(attempt) + 1
             if errors > settings.max_retries:
-                await self._give_up(attempt, "RetriesExhausted")
+                await self._give_up(attempt, "RetriesExhausted", result)
             else:
                 delay = FUNCTION_ERROR_DELAYS_S[min(errors, len(FUNCTION_ERROR_DELAYS_S)) - 1]
                 await self._retry(attempt, delay, {"function_errors": errors})
@@ -187,7 +210,7 @@ class AsyncQueue:
             backoffs = _backoffs(attempt) + 1
             delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (backoffs - 1))
             if self.clock.time() + delay - record.enqueued_at > settings.max_age_s:
-                await self._give_up(attempt, "EventAgeExceeded")
+                await self._give_up(attempt, "EventAgeExceeded", result)
             else:
                 await self._retry(attempt, delay, {"backoffs": backoffs})
 
@@ -199,12 +222,26 @@ class AsyncQueue:
                         document=json.dumps(document))
         await asyncio.to_thread(self.store.retry_event, retry)
 
-    async def _give_up(self, record: AsyncEventRecord, condition: str) -> None:
-        # Destinations and dead-letter queues (OnFailure) plug in here.
+    async def _give_up(self, record: AsyncEventRecord, condition: str,
+                       result: Attempt | None = None) -> None:
         self._dropped += 1
         log.warning("async invocation %s of %s dropped: %s after %d attempts",
                     record.id, record.function, condition, record.attempts)
         await asyncio.to_thread(self.store.finish_event, record.id)
+        if condition != "ResourceNotFound":
+            settings = self._settings(record)
+            await self._destine(settings.on_failure, record, condition, result)
+
+    async def _destine(self, arn: str | None, record: AsyncEventRecord, condition: str,
+                       result: Attempt | None) -> None:
+        """Send AWS's invocation record to the configured destination, if any."""
+        if arn is None or self._deliver is None:
+            return
+        try:
+            await self._deliver(arn, invocation_record(record, condition, result,
+                                                      self.clock.time()))
+        except Exception:  # the event itself was handled; losing its record is logged
+            log.exception("async invocation %s: delivery to %s failed", record.id, arn)
 
     async def close(self) -> None:
         if self._flushing is not None:
@@ -214,6 +251,40 @@ class AsyncQueue:
     def statistics(self) -> QueueStatistics:
         return QueueStatistics(self._accepted, self._processed, self._retried, self._dropped,
                                len(self._tasks))
+
+
+def invocation_record(record: AsyncEventRecord, condition: str, result: Attempt | None,
+                      now: float) -> dict[str, Any]:
+    """The document AWS sends to an async invocation's destination."""
+    doc = json.loads(record.document)
+    seconds, ms = divmod(round(now * 1000), 1000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+    out: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": stamp,
+        "requestContext": {
+            "requestId": record.id,
+            "functionArn": doc.get("invoked_arn", ""),
+            "condition": condition,
+            "approximateInvokeCount": record.attempts,
+        },
+        "requestPayload": _json_or_text(record.payload),
+    }
+    if result is not None and result.executed_version is not None:
+        context: dict[str, Any] = {"statusCode": 200,
+                                   "executedVersion": result.executed_version}
+        if result.function_error:
+            context["functionError"] = result.function_error
+        out["responseContext"] = context
+        out["responsePayload"] = _json_or_text(result.payload)
+    return out
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else None
+    except (ValueError, UnicodeDecodeError):
+        return data.decode("utf-8", "replace")
 
 
 def _function_errors(record: AsyncEventRecord) -> int:

@@ -35,7 +35,7 @@ from loam.errors import (
     TooManyRequestsException,
 )
 from loam.invoke.admission import Admission
-from loam.invoke.async_queue import AsyncQueue, Outcome
+from loam.invoke.async_queue import AsyncQueue, Attempt, Outcome
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
     ChunkSink,
@@ -226,23 +226,24 @@ class InvokeService:
                 f"the following state: {fn.state}"
             )
 
-    async def run_event(self, record: AsyncEventRecord) -> Outcome:
+    async def run_event(self, record: AsyncEventRecord) -> Attempt:
         """One attempt at a queued Event invocation (the queue's runner)."""
         doc = json.loads(record.document)
         try:
             fn = await self._resolve(doc["function_name"], doc.get("qualifier"))
             if fn.state != "Active":
-                return Outcome.SYSTEM_ERROR
+                return Attempt(Outcome.SYSTEM_ERROR)
             call = _Call(record.id, doc["invoked_arn"])
             result = await self._run(fn, call, record.payload, tail=False,
                                      client_context=doc.get("client_context"))
         except TooManyRequestsException:
-            return Outcome.THROTTLED
+            return Attempt(Outcome.THROTTLED)
         except ResourceNotFoundException:
-            return Outcome.GONE
+            return Attempt(Outcome.GONE)
         except LoamError:
-            return Outcome.SYSTEM_ERROR
-        return Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
+            return Attempt(Outcome.SYSTEM_ERROR)
+        outcome = Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
+        return Attempt(outcome, result.payload, result.executed_version, result.function_error)
 
     async def _run(
         self, fn: FunctionState, call: _Call, payload: bytes, tail: bool,

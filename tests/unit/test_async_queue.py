@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from loam.clock import FakeClock
-from loam.invoke.async_queue import AsyncQueue, Outcome, RetrySettings
+from loam.invoke.async_queue import AsyncQueue, Attempt, Outcome, RetrySettings
 from loam.store import AsyncEventRecord
 from loam.store.sqlite import SqliteStore
 
@@ -19,10 +19,12 @@ class Script:
         self.attempts: list[tuple[str, int, float]] = []
         self.clock: FakeClock | None = None
 
-    async def __call__(self, record: AsyncEventRecord) -> Outcome:
+    async def __call__(self, record: AsyncEventRecord) -> Attempt:
         assert self.clock is not None
         self.attempts.append((record.id, record.attempts, self.clock.time()))
-        return self.outcomes.pop(0) if self.outcomes else Outcome.SUCCESS
+        outcome = self.outcomes.pop(0) if self.outcomes else Outcome.SUCCESS
+        error = "Unhandled" if outcome is Outcome.FUNCTION_ERROR else None
+        return Attempt(outcome, b'{"r": 1}', "$LATEST", error)
 
 
 DEFAULTS = RetrySettings()
@@ -108,4 +110,36 @@ def test_a_deleted_function_drops_its_events(tmp_path: Path) -> None:
         await queue.submit("e1", "fn", b"{}", {})
         await settle(queue)
         assert store.count_events() == 0 and len(script.attempts) == 1
+    asyncio.run(scenario())
+
+
+def test_destinations_get_aws_invocation_records(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        delivered: list[tuple[str, dict[str, object]]] = []
+
+        async def deliver(arn: str, record: dict[str, object]) -> None:
+            delivered.append((arn, record))
+
+        script = Script(Outcome.SUCCESS, Outcome.FUNCTION_ERROR)
+        clock = FakeClock()
+        script.clock = clock
+        settings = RetrySettings(max_retries=0, on_success="arn:ok", on_failure="arn:failed")
+        queue = AsyncQueue(SqliteStore(tmp_path / "q.db"), clock, script,
+                           lambda record: settings, deliver=deliver)
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+        await queue.submit("ok-1", "fn", b'{"a": 1}', {"invoked_arn": arn})
+        await settle(queue)
+        await queue.submit("bad-1", "fn", b'{"a": 2}', {"invoked_arn": arn})
+        await settle(queue)
+        (ok_arn, ok), (bad_arn, bad) = delivered
+        assert ok_arn == "arn:ok" and bad_arn == "arn:failed"
+        assert ok["version"] == "1.0" and str(ok["timestamp"]).endswith("Z")
+        assert ok["requestContext"] == {"requestId": "ok-1", "functionArn": arn,
+                                        "condition": "Success", "approximateInvokeCount": 1}
+        assert ok["requestPayload"] == {"a": 1}
+        assert ok["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+        assert ok["responsePayload"] == {"r": 1}
+        assert bad["requestContext"]["condition"] == "RetriesExhausted"  # type: ignore[index]
+        assert bad["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
+                                          "functionError": "Unhandled"}
     asyncio.run(scenario())
