@@ -32,3 +32,4 @@ bench: setup-dev
 	$(PY) -m benchmarks.routing
 	$(PY) -m benchmarks.density -n 1000 --memory 128 1536
 	$(PY) -m benchmarks.burst -n 100 500 --runs 2
+	$(PY) -m benchmarks.async_ingest

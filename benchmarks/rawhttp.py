@@ -40,7 +40,7 @@ class BadResponse(Exception):
 
 def _check(head: bytes, body: bytes, expected: bytes | None) -> None:
     status = head.split(b" ", 2)[1]
-    if status not in (b"200", b"204"):
+    if status not in (b"200", b"202", b"204"):
         raise BadResponse(f"status {status.decode()}: {body[:200]!r}")
     if b"\r\nx-amz-function-error:" in head.lower():
         raise BadResponse(f"function error: {body[:200]!r}")

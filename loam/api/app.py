@@ -119,7 +119,10 @@ class LambdaApp:
     ) -> tuple[int, dict[str, str], bytes]:
         if path == "/_loam/health" and method == "GET":
             stats = self.node.pool.statistics()
-            doc = {"status": "ok", "environments": {"idle": stats.idle, "busy": stats.busy}}
+            queue = self.node.queue.statistics()
+            doc = {"status": "ok", "environments": {"idle": stats.idle, "busy": stats.busy},
+                   "async": {"accepted": queue.accepted, "processed": queue.processed,
+                             "retried": queue.retried, "dropped": queue.dropped}}
             return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
         if path.startswith("/_loam/code/") and method == "GET":
             digest = path.removeprefix("/_loam/code/")
