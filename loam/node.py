@@ -21,6 +21,7 @@ from loam.config import Settings
 from loam.control.aliases import AliasService
 from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
+from loam.control.event_invoke import EventInvokeConfigs
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
@@ -73,6 +74,7 @@ class Node:
         self.aliases = AliasService(self.functions)
         self.admission = Admission(settings.account_concurrency)
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
+        self.event_invoke = EventInvokeConfigs(self.functions, self.clock)
         self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
             self.clock, settings.region, self.admission,

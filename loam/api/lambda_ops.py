@@ -162,6 +162,39 @@ async def list_provisioned_concurrency_configs(node: Node, p: dict[str, Any]) ->
     )
 
 
+async def put_function_event_invoke_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.event_invoke.put, p)
+
+
+async def update_function_event_invoke_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.event_invoke.update, p)
+
+
+async def get_function_event_invoke_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.event_invoke.get, p["FunctionName"], p.get("Qualifier"))
+
+
+async def delete_function_event_invoke_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.to_thread(node.event_invoke.delete, p["FunctionName"], p.get("Qualifier"))
+    return {}
+
+
+async def list_function_event_invoke_configs(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.event_invoke.list, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
+    )
+
+
+async def put_function_recursion_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        node.event_invoke.put_recursion, p["FunctionName"], p["RecursiveLoop"]
+    )
+
+
+async def get_function_recursion_config(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.to_thread(node.event_invoke.get_recursion, p["FunctionName"])
+
+
 async def publish_version(node: Node, p: dict[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(node.versions.publish, p)
 
@@ -262,6 +295,13 @@ OPERATIONS: dict[str, Handler] = {
     "GetProvisionedConcurrencyConfig": get_provisioned_concurrency_config,
     "DeleteProvisionedConcurrencyConfig": delete_provisioned_concurrency_config,
     "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
+    "PutFunctionEventInvokeConfig": put_function_event_invoke_config,
+    "UpdateFunctionEventInvokeConfig": update_function_event_invoke_config,
+    "GetFunctionEventInvokeConfig": get_function_event_invoke_config,
+    "DeleteFunctionEventInvokeConfig": delete_function_event_invoke_config,
+    "ListFunctionEventInvokeConfigs": list_function_event_invoke_configs,
+    "PutFunctionRecursionConfig": put_function_recursion_config,
+    "GetFunctionRecursionConfig": get_function_recursion_config,
     "PublishVersion": publish_version,
     "ListVersionsByFunction": list_versions_by_function,
     "CreateAlias": create_alias,

@@ -396,7 +396,7 @@ class FunctionService:
         """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""
         version = latest.evolve(version=str(latest.last_published), last_published=0,
                                 reserved_concurrency=None, provisioned={},
-                                revision_id=new_revision())
+                                event_invoke={}, revision_id=new_revision())
         self.store.create_function(version.to_record())
         return version
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from loam.store import AliasRecord, FunctionRecord
 
-__all__ = ["Alias", "FunctionState", "aws_timestamp", "new_revision"]
+__all__ = ["Alias", "EventInvokeSettings", "FunctionState", "aws_timestamp", "new_revision"]
 
 
 def aws_timestamp(epoch: float) -> str:
@@ -26,6 +26,17 @@ def aws_timestamp(epoch: float) -> str:
 
 def new_revision() -> str:
     return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class EventInvokeSettings:
+    """One qualifier's PutFunctionEventInvokeConfig settings; None is "not set"."""
+
+    max_retries: int | None = None
+    max_age_s: int | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
+    last_modified: float = 0.0  # epoch seconds, as the API reports it
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,10 @@ class FunctionState:
     # On $LATEST: provisioned concurrency per qualifier (version or alias):
     # qualifier → (requested environments, LastModified).
     provisioned: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # On $LATEST: asynchronous-invocation settings per qualifier ($LATEST, version or alias).
+    event_invoke: dict[str, EventInvokeSettings] = field(default_factory=dict)
+    # On $LATEST: PutFunctionRecursionConfig's RecursiveLoop ("Allow" | "Terminate").
+    recursive_loop: str = "Terminate"
     # On $LATEST: the number of the last version published (numbers are never reused).
     last_published: int = 0
     # Referenced layer versions, in order: (version ARN, blob digest, zipped, unzipped size).
@@ -91,6 +106,8 @@ class FunctionState:
         values["layers"] = tuple(tuple(layer) for layer in values.get("layers", ()))
         values["provisioned"] = {q: (int(n), str(t))
                                  for q, (n, t) in values.get("provisioned", {}).items()}
+        values["event_invoke"] = {q: EventInvokeSettings(**c)
+                                  for q, c in values.get("event_invoke", {}).items()}
         return cls(**values)
 
     @property

@@ -116,5 +116,6 @@ class VersionService:
             revision_id=new_revision(),
             reserved_concurrency=None,
             provisioned={},
+            event_invoke={},
             last_published=0,
         )
