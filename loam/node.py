@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
@@ -26,14 +28,15 @@ from loam.control.functions import FunctionService
 from loam.control.names import Arns
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
 from loam.control.versions import VersionService
+from loam.errors import LoamError
 from loam.invoke.admission import Admission
-from loam.invoke.async_queue import AsyncQueue
+from loam.invoke.async_queue import AsyncQueue, RetrySettings
 from loam.invoke.provisioned import Provisioner
 from loam.invoke.service import InvokeService
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
-from loam.store import BlobStore, open_store
+from loam.store import AsyncEventRecord, BlobStore, open_store
 from loam.telemetry.logs import ConsoleLogSink, LogSink
 
 __all__ = ["Node"]
@@ -79,7 +82,8 @@ class Node:
             self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
             self.clock, settings.region, self.admission,
         )
-        self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event)
+        self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
+                                settings=self._event_settings, deliver=self._deliver)
         self.invoker.queue = self.queue
         self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
                                        self.invoker.logs)
@@ -143,6 +147,26 @@ class Node:
         self._refresh_reservations()
         if self._loop is not None and not self._loop.is_closed():
             asyncio.run_coroutine_threadsafe(self.pool.retire(name, before=changed), self._loop)
+
+    def _event_settings(self, record: AsyncEventRecord) -> RetrySettings:
+        """The event-invoke configuration an async event is processed under."""
+        doc = json.loads(record.document)
+        try:
+            config = self.event_invoke.for_invocation(doc["function_name"], doc.get("qualifier"))
+        except LoamError:  # the function is gone: the attempt will find out
+            return RetrySettings()
+        return RetrySettings(config.max_retries, config.max_age_s, config.on_success,
+                             config.on_failure)
+
+    async def _deliver(self, arn: str, record: dict[str, Any]) -> None:
+        """An async invocation's destination: a function gets the record as an Event
+        invocation (through the same durable queue); queues, topics and buses once
+        those services exist on the node."""
+        if ":function:" in arn:
+            await self.invoker.invoke(arn, None, "Event", "None", json.dumps(record).encode())
+            return
+        log.warning("destination %s: not available on this node yet; record for %s dropped",
+                    arn, record["requestContext"]["requestId"])
 
     # -- presigned code download URLs ------------------------------------------
 
