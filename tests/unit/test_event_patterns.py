@@ -501,9 +501,32 @@ def test_invalid_patterns_carry_aws_reason(pattern: str, reason: str) -> None:
     assert info.value.code == "InvalidEventPatternException"
 
 
+EXPECTED_VALUE = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+
+
 @pytest.mark.parametrize(
-    "text", ["{'bad': 'quotation'}", '{"not": closed mark"', "", "{} x", "NaN"]
+    ("text", "reason"),
+    [
+        (
+            "{'bad': 'quotation'}",
+            "Unexpected character (''' (code 39)): was expecting double-quote to start field name",
+        ),
+        ('{"not": closed mark"', f"Unrecognized token 'closed': was expecting {EXPECTED_VALUE}"),
+        (
+            "this is valid json but not a dict",
+            f"Unrecognized token 'this': was expecting {EXPECTED_VALUE}",
+        ),
+        ("", "Unexpected end-of-input"),
+        ('{"a": ["x"]', "Unexpected end-of-input"),
+    ],
 )
+def test_malformed_json_gives_the_parsers_reason(text: str, reason: str) -> None:
+    with pytest.raises(InvalidEventPatternError) as info:
+        compile(text)
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("text", ["{} x", "NaN", '{"a": [Infinity]}', '{"a": [1,]}'])
 def test_malformed_json_is_an_invalid_pattern(text: str) -> None:
     with pytest.raises(InvalidEventPatternError) as info:
         compile(text)
@@ -518,3 +541,10 @@ def test_pattern_numbers_a_double_cannot_hold_still_match_exactly() -> None:
     big = 12345678901234567891
     assert matches({"n": [big]}, {"n": big})
     assert not matches({"n": [big]}, {"n": big + 1})
+
+
+@pytest.mark.parametrize("number", ["9007199254740993", "1e400", "-1" + "0" * 400])
+def test_numeric_bounds_a_double_cannot_hold_are_refused(number: str) -> None:
+    with pytest.raises(InvalidEventPatternError) as info:
+        compile('{"a": [{"numeric": [">", ' + number + "]}]}")
+    assert info.value.reason.startswith("Cannot compare number : ")
