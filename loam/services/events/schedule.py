@@ -26,6 +26,8 @@ from typing import ClassVar
 
 __all__ = [
     "CronSchedule",
+    "DayOfMonth",
+    "DayOfWeek",
     "RateSchedule",
     "Schedule",
     "ScheduleError",
