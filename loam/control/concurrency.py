@@ -63,7 +63,7 @@ class ReservedConcurrency:
             fn = self.functions.resolve(name)
             updated = fn.evolve(reserved_concurrency=reserved)
             try:
-                self.functions.store.replace_function(updated.to_record(), fn.revision_id)
+                self.functions.store.replace_function(*updated.record_replacing(fn))
             except RevisionMismatch:
                 continue
             self.on_change()

@@ -296,7 +296,7 @@ class EventInvokeConfigs:
         return doc
 
     def _store(self, updated: FunctionState, latest: FunctionState) -> None:
-        self.functions.store.replace_function(updated.to_record(), latest.revision_id)
+        self.functions.store.replace_function(*updated.record_replacing(latest))
 
     def _contended(self, name: str) -> ResourceConflictException:
         return ResourceConflictException(

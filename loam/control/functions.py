@@ -417,11 +417,11 @@ class FunctionService:
                 revision_id=new_revision(),
             )
             with contextlib.suppress(RevisionMismatch, RecordNotFound):
-                self.store.replace_function(settled.to_record(), version.revision_id)
+                self.store.replace_function(*settled.record_replacing(version))
 
     def _swap(self, old: FunctionState, new: FunctionState) -> None:
         try:
-            self.store.replace_function(new.to_record(), old.revision_id)
+            self.store.replace_function(*new.record_replacing(old))
         except RevisionMismatch as exc:
             raise PreconditionFailedException.stale_revision() from exc
         except RecordNotFound as exc:
@@ -455,7 +455,7 @@ class FunctionService:
                     last_update_status_reason_code="InternalError", revision_id=new_revision(),
                 )
             try:
-                self.store.replace_function(done.to_record(), fn.revision_id)
+                self.store.replace_function(*done.record_replacing(fn))
             except RevisionMismatch:
                 continue
             except RecordNotFound:

@@ -80,6 +80,11 @@ class FunctionState:
     layers: tuple[tuple[str, str, int, int], ...] = ()
     version: str = "$LATEST"
     revision_id: str = ""
+    # Changes with every stored write (the store's compare-and-swap is on it), where
+    # RevisionId changes only with the configuration: settings kept beside it
+    # (reservations, provisioned concurrency, event-invoke settings) keep RevisionId
+    # as AWS does, yet must not overwrite a concurrent write unseen.
+    write_token: str = ""
     last_modified: str = ""
     state: str = "Pending"
     state_reason: str | None = "The function is being created."
@@ -95,7 +100,16 @@ class FunctionState:
         return json.dumps(asdict(self), sort_keys=True)
 
     def to_record(self) -> FunctionRecord:
-        return FunctionRecord(self.name, self.version, self.revision_id, self.to_json())
+        return FunctionRecord(self.name, self.version, self.stored_token, self.to_json())
+
+    @property
+    def stored_token(self) -> str:
+        """The value the store compares on (documents from before write tokens: RevisionId)."""
+        return self.write_token or self.revision_id
+
+    def record_replacing(self, old: FunctionState) -> tuple[FunctionRecord, str]:
+        """This state as the write that replaces ``old``: (record, expected token)."""
+        return self.evolve(write_token=uuid.uuid4().hex).to_record(), old.stored_token
 
     @classmethod
     def from_json(cls, text: str) -> FunctionState:

@@ -212,7 +212,7 @@ class ProvisionedConcurrency:
 
     def _write(self, latest: FunctionState, configs: dict[str, tuple[int, str]]) -> None:
         updated = latest.evolve(provisioned=configs)
-        self.functions.store.replace_function(updated.to_record(), latest.revision_id)
+        self.functions.store.replace_function(*updated.record_replacing(latest))
         self.on_change()
 
     def _contended(self, name: str) -> ResourceConflictException:

@@ -106,7 +106,7 @@ class VersionService:
 
     def _record_number(self, latest: FunctionState, number: int) -> None:
         bumped = latest.evolve(last_published=number)
-        self.functions.store.replace_function(bumped.to_record(), latest.revision_id)
+        self.functions.store.replace_function(*bumped.record_replacing(latest))
 
     def _snapshot(self, latest: FunctionState, number: int,
                   description: str | None) -> FunctionState:
