@@ -195,6 +195,10 @@ class AsyncQueue:
         outcome = result.outcome
         if outcome is Outcome.SUCCESS:
             self._processed += 1
+            # Written (line-buffered) before the event is deleted: a crash after this
+            # line repeats nothing, a crash before it repeats the event.
+            log.debug("async event %s of %s: processed (attempt %d)", record.id,
+                      record.function, attempt.attempts)
             await asyncio.to_thread(self.store.finish_event, record.id)
             await self._destine(settings.on_success, attempt, "Success", result)
         elif outcome is Outcome.GONE:
