@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from loam.store.protocol import (
@@ -185,25 +187,16 @@ class SqliteStore:
         return [AliasRecord(*row) for row in rows]
 
     def publish_layer_version(self, name: str, document: str) -> int:
-        try:
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    (version,) = self._conn.execute(
-                        "INSERT INTO layer_counters (name, last) VALUES (?, 1)"
-                        " ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last",
-                        (name,),
-                    ).fetchone()
-                    self._conn.execute(
-                        "INSERT INTO layer_versions (name, version, document) VALUES (?,?,?)",
-                        (name, version, document),
-                    )
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        with self._transaction() as conn:
+            (version,) = conn.execute(
+                "INSERT INTO layer_counters (name, last) VALUES (?, 1)"
+                " ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last",
+                (name,),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO layer_versions (name, version, document) VALUES (?,?,?)",
+                (name, version, document),
+            )
         return int(version)
 
     def get_layer_version(self, name: str, version: int) -> str | None:
@@ -272,39 +265,20 @@ class SqliteStore:
     def enqueue_events(self, records: list[AsyncEventRecord]) -> None:
         rows = [(r.id, r.function, r.payload, r.enqueued_at, r.attempts, r.not_before,
                  r.document) for r in records]
-        try:
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.executemany(
-                        "INSERT OR IGNORE INTO async_events (id, function, payload, enqueued_at,"
-                        " attempts, not_before, document) VALUES (?,?,?,?,?,?,?)", rows)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO async_events (id, function, payload, enqueued_at,"
+                " attempts, not_before, document) VALUES (?,?,?,?,?,?,?)", rows)
 
     def claim_events(self, now: float, leased_until: float,
                      limit: int) -> list[AsyncEventRecord]:
-        try:
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    rows = self._conn.execute(
-                        "SELECT id, function, payload, enqueued_at, attempts, not_before, document"
-                        " FROM async_events WHERE not_before <= ? AND leased_until <= ?"
-                        " ORDER BY not_before LIMIT ?", (now, now, limit)).fetchall()
-                    self._conn.executemany(
-                        "UPDATE async_events SET leased_until=? WHERE id=?",
-                        [(leased_until, row[0]) for row in rows])
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, function, payload, enqueued_at, attempts, not_before, document"
+                " FROM async_events WHERE not_before <= ? AND leased_until <= ?"
+                " ORDER BY not_before LIMIT ?", (now, now, limit)).fetchall()
+            conn.executemany("UPDATE async_events SET leased_until=? WHERE id=?",
+                             [(leased_until, row[0]) for row in rows])
         return [AsyncEventRecord(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def retry_event(self, record: AsyncEventRecord) -> None:
@@ -329,6 +303,22 @@ class SqliteStore:
         try:
             with self._lock:
                 return self._conn.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, locked, in one IMMEDIATE transaction: committed when the
+        block ends, rolled back if it raises; driver errors become ``StoreError``."""
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
