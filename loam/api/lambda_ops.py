@@ -60,17 +60,16 @@ async def get_account_settings(node: Node, p: dict[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(node.functions.account_settings)
 
 
-async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+def _invocation(p: dict[str, Any]) -> tuple[str, str | None, str, str, bytes, str | None]:
+    """Invoke's and InvokeWithResponseStream's shared input, the payload checked as JSON."""
     payload: bytes = p.get("Payload", b"")
     _check_json(payload)
-    result = await node.invoker.invoke(
-        p["FunctionName"],
-        p.get("Qualifier"),
-        p.get("InvocationType", "RequestResponse"),
-        p.get("LogType", "None"),
-        payload,
-        p.get("ClientContext"),
-    )
+    return (p["FunctionName"], p.get("Qualifier"), p.get("InvocationType", "RequestResponse"),
+            p.get("LogType", "None"), payload, p.get("ClientContext"))
+
+
+async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
+    result = await node.invoker.invoke(*_invocation(p))
     return {
         "StatusCode": result.status_code,
         "Payload": result.payload,
@@ -82,16 +81,7 @@ async def invoke(node: Node, p: dict[str, Any]) -> dict[str, Any]:
 
 
 async def invoke_with_response_stream(node: Node, p: dict[str, Any]) -> dict[str, Any]:
-    payload: bytes = p.get("Payload", b"")
-    _check_json(payload)
-    stream = await node.invoker.invoke_with_response_stream(
-        p["FunctionName"],
-        p.get("Qualifier"),
-        p.get("InvocationType", "RequestResponse"),
-        p.get("LogType", "None"),
-        payload,
-        p.get("ClientContext"),
-    )
+    stream = await node.invoker.invoke_with_response_stream(*_invocation(p))
     if stream is None:  # DryRun
         return {"StatusCode": 204}
 

@@ -3,8 +3,7 @@
 Invariant: the account keeps at least ``MIN_UNRESERVED`` (100) concurrent
 executions unreserved, as AWS does. A reservation is part of the function's
 stored document but not of its configuration, so setting it leaves the
-RevisionId unchanged; writes still go through the store's compare-and-swap
-and retry when a concurrent update wins.
+RevisionId unchanged; writes go through ``FunctionService.change_latest``.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ from typing import Any
 
 from loam.control.functions import FunctionService
 from loam.control.names import parse_function_name
-from loam.errors import InvalidParameterValueException, ResourceConflictException
-from loam.store import RevisionMismatch
+from loam.errors import InvalidParameterValueException
 
 __all__ = ["MIN_UNRESERVED", "ReservedConcurrency"]
 
 MIN_UNRESERVED = 100
-_ATTEMPTS = 5
 
 
 class ReservedConcurrency:
@@ -59,19 +56,5 @@ class ReservedConcurrency:
         return ref.name
 
     def _set(self, name: str, reserved: int | None) -> None:
-        for _ in range(_ATTEMPTS):
-            fn = self.functions.resolve(name)
-            updated = fn.evolve(reserved_concurrency=reserved)
-            try:
-                self.functions.store.replace_function(*updated.record_replacing(fn))
-            except RevisionMismatch:
-                continue
-            self.on_change()
-            return
-        raise ResourceConflictException(
-            "The operation cannot be performed at this time. Concurrent updates to "
-            f"{self.functions.arns.function(name)}; retry."
-        )
-
-
-
+        self.functions.change_latest(name, lambda fn: fn.evolve(reserved_concurrency=reserved))
+        self.on_change()

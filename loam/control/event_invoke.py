@@ -22,7 +22,6 @@ Rules, as AWS answers them:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,16 +33,13 @@ from loam.control.names import FunctionRef, parse_function_name
 from loam.control.paging import page_of
 from loam.errors import (
     InvalidParameterValueException,
-    ResourceConflictException,
     ResourceNotFoundException,
 )
-from loam.store import RevisionMismatch
 
 __all__ = ["EffectiveConfig", "EventInvokeConfigs", "check_destinations", "requested_settings"]
 
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_AGE_S = 21_600
-_ATTEMPTS = 5
 _PAGE = 50
 _NO_SETTING = "You must specify at least one of error handling or destination setting."
 _NO_FUNCTION = "The function doesn't exist."
@@ -134,9 +130,6 @@ class EventInvokeConfigs:
     def __init__(self, functions: FunctionService, clock: Clock) -> None:
         self.functions = functions
         self.clock = clock
-        # Writes keep the RevisionId, so the store's compare-and-swap cannot order
-        # two of them: this node's writers take turns.
-        self._writing = threading.Lock()
 
     # -- the read the asynchronous queue uses ----------------------------------
 
@@ -166,17 +159,16 @@ class EventInvokeConfigs:
 
     def delete(self, function_name: str, qualifier: str | None) -> None:
         ref = parse_function_name(function_name, qualifier)
-        with self._writing:
-            for _ in range(_ATTEMPTS):
-                latest, key = self._configured(ref)
-                live = self._live_qualifiers(latest.name)
-                configs = {q: s for q, s in latest.event_invoke.items() if q in live and q != key}
-                try:
-                    self._store(latest.evolve(event_invoke=configs), latest)
-                except RevisionMismatch:
-                    continue
-                return
-        raise self._contended(ref.name)
+        _, key = self._configured(ref)
+
+        def remove(latest: FunctionState) -> FunctionState:
+            if key not in latest.event_invoke:
+                raise self._not_configured(ref.name, key)
+            live = self._live_qualifiers(latest.name)
+            return latest.evolve(event_invoke={q: s for q, s in latest.event_invoke.items()
+                                               if q in live and q != key})
+
+        self.functions.change_latest(ref.name, remove)
 
     def list(self, function_name: str, marker: str | None,
              max_items: int | None) -> dict[str, Any]:
@@ -192,15 +184,8 @@ class EventInvokeConfigs:
 
     def put_recursion(self, function_name: str, recursive_loop: str) -> dict[str, Any]:
         name = parse_function_name(function_name).name
-        with self._writing:
-            for _ in range(_ATTEMPTS):
-                latest = self.functions.resolve(name)
-                try:
-                    self._store(latest.evolve(recursive_loop=recursive_loop), latest)
-                except RevisionMismatch:
-                    continue
-                return {"RecursiveLoop": recursive_loop}
-        raise self._contended(name)
+        self.functions.change_latest(name, lambda fn: fn.evolve(recursive_loop=recursive_loop))
+        return {"RecursiveLoop": recursive_loop}
 
     def get_recursion(self, function_name: str) -> dict[str, Any]:
         latest = self.functions.resolve(parse_function_name(function_name).name)
@@ -214,24 +199,24 @@ class EventInvokeConfigs:
             raise InvalidParameterValueException(_NO_SETTING)
         named = requested_settings(params)
         ref = parse_function_name(params["FunctionName"], params.get("Qualifier"))
-        with self._writing:
-            for _ in range(_ATTEMPTS):
-                latest, key = self._target(ref)
-                base = latest.event_invoke.get(key) if merge else EventInvokeSettings()
-                if base is None:
-                    raise self._not_configured(ref.name, key)
-                settings = replace(base, **named, last_modified=round(self.clock.time(), 3))
-                check_destinations(latest.name, settings.on_success, settings.on_failure,
-                                   self._function_exists)
-                live = self._live_qualifiers(latest.name)
-                configs = {q: s for q, s in latest.event_invoke.items() if q in live}
-                configs[key] = settings
-                try:
-                    self._store(latest.evolve(event_invoke=configs), latest)
-                except RevisionMismatch:
-                    continue
-                return self._describe(latest.name, key, settings)
-        raise self._contended(ref.name)
+        _, key = self._target(ref)
+
+        def configure(latest: FunctionState) -> FunctionState:
+            live = self._live_qualifiers(latest.name)
+            if key not in live:
+                raise ResourceNotFoundException(_NO_FUNCTION)
+            base = latest.event_invoke.get(key) if merge else EventInvokeSettings()
+            if base is None:
+                raise self._not_configured(ref.name, key)
+            settings = replace(base, **named, last_modified=round(self.clock.time(), 3))
+            check_destinations(latest.name, settings.on_success, settings.on_failure,
+                               self._function_exists)
+            configs = {q: s for q, s in latest.event_invoke.items() if q in live}
+            configs[key] = settings
+            return latest.evolve(event_invoke=configs)
+
+        updated = self.functions.change_latest(ref.name, configure)
+        return self._describe(updated.name, key, updated.event_invoke[key])
 
     def _target(self, ref: FunctionRef) -> tuple[FunctionState, str]:
         """``$LATEST`` and the qualifier's key; "The function doesn't exist." if either is gone."""
@@ -295,14 +280,6 @@ class EventInvokeConfigs:
             doc["MaximumEventAgeInSeconds"] = settings.max_age_s
         return doc
 
-    def _store(self, updated: FunctionState, latest: FunctionState) -> None:
-        self.functions.store.replace_function(*updated.record_replacing(latest))
-
-    def _contended(self, name: str) -> ResourceConflictException:
-        return ResourceConflictException(
-            "The operation cannot be performed at this time. Concurrent updates to "
-            f"{self.functions.arns.function(name)}; retry."
-        )
 
 
 def _destination(arn: str | None) -> dict[str, str]:

@@ -52,6 +52,7 @@ log = logging.getLogger("loam.control")
 # ListFunctions returns at most 50 functions per page, whatever MaxItems asks for.
 LIST_PAGE_LIMIT = 50
 NAME_LIMIT = 64
+CHANGE_ATTEMPTS = 5
 
 _CONFIG_FIELDS = {
     "Role": "role", "Handler": "handler", "Description": "description", "Timeout": "timeout",
@@ -211,6 +212,27 @@ class FunctionService:
         }
 
     # -- writes --------------------------------------------------------------
+
+    def change_latest(self, name: str,
+                      change: Callable[[FunctionState], FunctionState]) -> FunctionState:
+        """Store ``change($LATEST)`` through the store's compare-and-swap.
+
+        For the settings kept beside the configuration (reservations, provisioned
+        concurrency, event-invoke settings): when a concurrent write wins, ``$LATEST``
+        is read again and ``change`` (which may raise to refuse) applied again.
+        """
+        for _ in range(CHANGE_ATTEMPTS):
+            latest = self.resolve(name)
+            updated = change(latest)
+            try:
+                self.store.replace_function(*updated.record_replacing(latest))
+            except RevisionMismatch:
+                continue
+            return updated
+        raise ResourceConflictException(
+            "The operation cannot be performed at this time. Concurrent updates to "
+            f"{self.arns.function(name)}; retry."
+        )
 
     def create_function(self, params: dict[str, Any]) -> dict[str, Any]:
         ref = parse_function_name(params["FunctionName"])

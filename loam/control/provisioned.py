@@ -30,11 +30,9 @@ from loam.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from loam.store import RevisionMismatch
 
 __all__ = ["ProvisionedConcurrency", "ProvisionedStatus", "provisioned_targets"]
 
-_ATTEMPTS = 5
 _PAGE = 50
 
 
@@ -69,26 +67,25 @@ class ProvisionedConcurrency:
                 "Provisioned Concurrency Configs cannot be applied to unpublished function "
                 "versions."
             )
-        assert ref.qualifier is not None
-        for _ in range(_ATTEMPTS):
-            latest = self.functions.resolve(ref.name)
+        qualifier = ref.qualifier
+        assert qualifier is not None
+        now = aws_timestamp(self.clock.time())
+
+        def configure(latest: FunctionState) -> FunctionState:
             target = self._target(ref)
-            self._check_exclusive(latest, ref.qualifier, target)
-            self._check_limits(latest, ref.qualifier, requested)
-            now = aws_timestamp(self.clock.time())
-            configs = {**latest.provisioned, ref.qualifier: (requested, now)}
-            try:
-                self._write(latest, configs)
-            except RevisionMismatch:
-                continue
-            return {
-                "RequestedProvisionedConcurrentExecutions": requested,
-                "AvailableProvisionedConcurrentExecutions": 0,
-                "AllocatedProvisionedConcurrentExecutions": 0,
-                "Status": "IN_PROGRESS",
-                "LastModified": now,
-            }
-        raise self._contended(ref.name)
+            self._check_exclusive(latest, qualifier, target)
+            self._check_limits(latest, qualifier, requested)
+            return latest.evolve(provisioned={**latest.provisioned, qualifier: (requested, now)})
+
+        self.functions.change_latest(ref.name, configure)
+        self.on_change()
+        return {
+            "RequestedProvisionedConcurrentExecutions": requested,
+            "AvailableProvisionedConcurrentExecutions": 0,
+            "AllocatedProvisionedConcurrentExecutions": 0,
+            "Status": "IN_PROGRESS",
+            "LastModified": now,
+        }
 
     def get(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
         ref = self._qualified(function_name, qualifier)
@@ -105,20 +102,18 @@ class ProvisionedConcurrency:
     def delete(self, function_name: str, qualifier: str | None) -> None:
         ref = self._qualified(function_name, qualifier)
         self._target(ref)
-        assert ref.qualifier is not None
-        for _ in range(_ATTEMPTS):
-            latest = self.functions.resolve(ref.name)
-            if ref.qualifier not in latest.provisioned:
+        qualifier = ref.qualifier
+
+        def remove(latest: FunctionState) -> FunctionState:
+            if qualifier not in latest.provisioned:
                 raise ProvisionedConcurrencyConfigNotFoundException(
                     "No Provisioned Concurrency Config found for this function"
                 )
-            configs = {q: c for q, c in latest.provisioned.items() if q != ref.qualifier}
-            try:
-                self._write(latest, configs)
-            except RevisionMismatch:
-                continue
-            return
-        raise self._contended(ref.name)
+            return latest.evolve(provisioned={q: c for q, c in latest.provisioned.items()
+                                              if q != qualifier})
+
+        self.functions.change_latest(ref.name, remove)
+        self.on_change()
 
     def list(self, function_name: str, marker: str | None,
              max_items: int | None) -> dict[str, Any]:
@@ -210,16 +205,6 @@ class ProvisionedConcurrency:
             doc["StatusReason"] = state.reason
         return doc
 
-    def _write(self, latest: FunctionState, configs: dict[str, tuple[int, str]]) -> None:
-        updated = latest.evolve(provisioned=configs)
-        self.functions.store.replace_function(*updated.record_replacing(latest))
-        self.on_change()
-
-    def _contended(self, name: str) -> ResourceConflictException:
-        return ResourceConflictException(
-            "The operation cannot be performed at this time. Concurrent updates to "
-            f"{self.functions.arns.function(name)}; retry."
-        )
 
 
 def provisioned_targets(functions: FunctionService) -> dict[tuple[str, str], int]:

@@ -146,16 +146,7 @@ class InvokeService:
         payload: bytes,
         client_context: str | None = None,
     ) -> InvokeResult:
-        fn = await self._resolve(function_name, qualifier)
-        self._check_invocable(fn)
-        # The ARN as the caller named it: a qualifier (version or alias) stays on it.
-        ref = parse_function_name(function_name, qualifier)
-        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
-        if len(payload) > SYNC_PAYLOAD_LIMIT:
-            raise RequestEntityTooLargeException(
-                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
-                "operation"
-            )
+        fn, call = await self._accept(function_name, qualifier, payload)
         if invocation_type == "DryRun":
             return InvokeResult(204)
         if invocation_type == "Event":
@@ -184,15 +175,7 @@ class InvokeService:
     ) -> ResponseStream | None:
         """Accept a streamed invocation (None for DryRun); every refusal is raised here,
         before a byte of the response is sent."""
-        fn = await self._resolve(function_name, qualifier)
-        self._check_invocable(fn)
-        ref = parse_function_name(function_name, qualifier)
-        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
-        if len(payload) > SYNC_PAYLOAD_LIMIT:
-            raise RequestEntityTooLargeException(
-                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
-                "operation"
-            )
+        fn, call = await self._accept(function_name, qualifier, payload)
         if invocation_type == "DryRun":
             return None
         admitted = contextlib.ExitStack()
@@ -202,13 +185,24 @@ class InvokeService:
         except BaseException:
             admitted.close()
             raise
-        request = InvocationRequest(
-            request_id=call.request_id,
-            payload=payload,
-            invoked_function_arn=call.invoked_arn,
-            client_context=_decode_client_context(client_context),
-        )
+        request = call.request(payload, client_context)
         return ResponseStream(self, fn, spec, request, log_type == "Tail", admitted)
+
+    async def _accept(self, function_name: str, qualifier: str | None,
+                      payload: bytes) -> tuple[FunctionState, _Call]:
+        """What every Invoke checks before it runs anything: the function exists and is
+        Active, and the payload fits the synchronous limit."""
+        fn = await self._resolve(function_name, qualifier)
+        self._check_invocable(fn)
+        # The ARN as the caller named it: a qualifier (version or alias) stays on it.
+        ref = parse_function_name(function_name, qualifier)
+        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
+                "operation"
+            )
+        return fn, call
 
     async def _resolve(self, function_name: str, qualifier: str | None) -> FunctionState:
         """From the function cache when it can (no thread, no store), else from the store."""
@@ -251,12 +245,7 @@ class InvokeService:
     ) -> InvokeResult:
         with self.admission.admit(fn.name, fn.version):
             spec = await self._cached_spec(fn)
-            request = InvocationRequest(
-                request_id=call.request_id,
-                payload=payload,
-                invoked_function_arn=call.invoked_arn,
-                client_context=_decode_client_context(client_context),
-            )
+            request = call.request(payload, client_context)
             text, outcome_payload, error = await self._execute(fn, spec, request)
         return InvokeResult(
             status_code=200,
@@ -456,6 +445,14 @@ class _Call:
 
     request_id: str
     invoked_arn: str
+
+    def request(self, payload: bytes, client_context: str | None) -> InvocationRequest:
+        return InvocationRequest(
+            request_id=self.request_id,
+            payload=payload,
+            invoked_function_arn=self.invoked_arn,
+            client_context=_decode_client_context(client_context),
+        )
 
 
 class _LimitedSink:
