@@ -8,8 +8,8 @@ FAILED (with AWS's StatusReason) when the function's Init fails. Versions
 no longer configured are released back to ordinary keep-alive.
 
 Passes run in one task owned by the node (``run``): on every change
-(``request``) and every ``interval_s``, which also replaces provisioned
-environments that died.
+(``request``), and every ``interval_s`` while anything is provisioned (which
+replaces provisioned environments that died).
 """
 
 from __future__ import annotations
@@ -63,12 +63,17 @@ class Provisioner:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         while True:
+            failed = False
             try:
                 await self.reconcile()
             except Exception:  # supervisor loop: record and try again on the next pass
                 log.exception("provisioning environments failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                failed = True
+            if self._keys or failed:  # something to watch or retry: again every interval
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            else:  # nothing provisioned: no store scan until a change asks for one
+                await self._wake.wait()
             self._wake.clear()
 
     async def reconcile(self) -> None:
