@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from loam.control.aliases import AliasService
 from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
 from loam.control.event_invoke import EventInvokeConfigs
+from loam.control.event_sources import EventSourceMappings
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
@@ -33,10 +35,15 @@ from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, RetrySettings
 from loam.invoke.provisioned import Provisioner
 from loam.invoke.service import InvokeService
+from loam.invoke.sqs_source import SqsEventSource
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
+from loam.services.base import EmbeddedService
+from loam.services.events.service import EventsService
+from loam.services.sqs import SqsService
 from loam.store import AsyncEventRecord, BlobStore, open_store
+from loam.store.sql import open_database
 from loam.telemetry.logs import ConsoleLogSink, LogSink
 
 __all__ = ["Node"]
@@ -91,6 +98,15 @@ class Node:
             self.functions, self.clock, status=self.provisioner.status,
             on_change=self._refresh_reservations,
         )
+        self.database = open_database(settings.database_url, data)
+        self.sqs = SqsService(self.database, self.clock, settings.region, settings.account_id,
+                              settings.base_url)
+        self.events = EventsService(self.database, self.clock, settings.region,
+                                    settings.account_id, self._deliver_event)
+        self.services: dict[str, EmbeddedService] = {"sqs": self.sqs, "events": self.events}
+        self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
+                                                 self.arns, self.sqs)
+        self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,10 +119,13 @@ class Node:
             log.info("runtime %s", spec.description)
         self.functions.resume_pending()
         await asyncio.to_thread(self._refresh_reservations)
+        for service in self.services.values():
+            await service.start()
         self._tasks = [
             asyncio.create_task(self._reap_forever(), name="environment-reaper"),
             asyncio.create_task(self.provisioner.run(), name="provisioner"),
             asyncio.create_task(self.queue.run(), name="async-queue"),
+            asyncio.create_task(self.sqs_source.run(), name="sqs-event-source"),
         ]
 
     async def stop(self) -> None:
@@ -115,11 +134,14 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for service in reversed(self.services.values()):
+            await service.stop()
         await self.queue.close()
         await self.invoker.close()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)
         self.store.close()
+        self.database.close()
 
     async def _reap_forever(self) -> None:
         while True:
@@ -167,6 +189,14 @@ class Node:
             return
         log.warning("destination %s: not available on this node yet; record for %s dropped",
                     arn, record["requestContext"]["requestId"])
+
+    async def _deliver_event(self, arn: str, payload: bytes, target: Mapping[str, Any]) -> None:
+        """An event bus rule's target: a function gets an Event invocation (durable
+        once enqueued); a queue gets a message."""
+        if ":function:" in arn:
+            await self.invoker.invoke(arn, None, "Event", "None", payload)
+            return
+        log.warning("event target %s: not available on this node yet", arn)
 
     # -- presigned code download URLs ------------------------------------------
 
