@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loam.api import eventstream
+from loam.api.event_source_ops import EVENT_SOURCE_OPERATIONS
 from loam.api.rest_json import load_json
 from loam.errors import LoamError
 from loam.invoke.service import SYNC_PAYLOAD_LIMIT, StreamEnd
@@ -308,4 +309,5 @@ OPERATIONS: dict[str, Handler] = {
     "AddLayerVersionPermission": add_layer_version_permission,
     "GetLayerVersionPolicy": get_layer_version_policy,
     "RemoveLayerVersionPermission": remove_layer_version_permission,
+    **EVENT_SOURCE_OPERATIONS,
 }
