@@ -20,6 +20,7 @@ from loam.api import eventstream
 from loam.api.lambda_ops import OPERATIONS
 from loam.api.model import RouteTable, service_model
 from loam.api.rest_json import error_response, parse_request, serialize_response
+from loam.api.service_calls import ServiceCalls
 from loam.api.validation import validate
 from loam.errors import LoamError, RequestEntityTooLargeException, ValidationException
 from loam.node import Node
@@ -54,6 +55,7 @@ class LambdaApp:
         self.node = node
         self.model = service_model("lambda")
         self.routes = RouteTable(self.model)
+        self.service_calls = ServiceCalls(node.services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -85,6 +87,10 @@ class LambdaApp:
         raw_query: bytes = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method: str = scope["method"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        target = headers.get("x-amz-target")
+        if target is not None and self.service_calls.owns_target(target):
+            return await self.service_calls.json_call(target, await _read_body(receive, target))
         if path.startswith("/_loam/"):
             await _read_body(receive, "loam")
             return self._loam_endpoint(method, path, query)
@@ -92,12 +98,14 @@ class LambdaApp:
         matched = self.routes.match(method, path, flat)
         body = await _read_body(receive, matched[0].name if matched else "unknown")
         if matched is None:
+            form = _query_form(flat, headers, body)
+            if "Action" in form:
+                return await self.service_calls.query_call(form, headers.get("authorization", ""))
             raise UnknownOperation(f"No operation matches {method} {path}")
         op, path_params = matched
         handler = OPERATIONS.get(op.name)
         if handler is None:
             raise NotImplementedOperation(f"loam does not implement {op.name} yet.")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         params = parse_request(op, path_params, query, headers, body)
         if op.input_shape is not None:
             violations = validate(op.input_shape, params)
@@ -166,6 +174,15 @@ async def _read_body(receive: Receive, operation: str) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _query_form(query: dict[str, str], headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """An awsQuery request's parameters: the query string, plus a form-encoded body."""
+    form = dict(query)
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        text = body.decode("utf-8", errors="replace")
+        form.update({k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()})
+    return form
 
 
 def _pop_event_stream(op: OperationModel, output: dict[str, Any]) -> eventstream.EventSource | None:

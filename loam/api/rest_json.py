@@ -11,13 +11,14 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import OperationModel, Shape
 
 from loam.errors import InvalidRequestContentException, LoamError, ValidationException
 
-__all__ = ["error_response", "load_json", "parse_request", "serialize_response"]
+__all__ = ["error_response", "from_json", "load_json", "parse_request", "serialize_response"]
 
 _JSON_TYPES: dict[str, str] = {
     "string": "String",
@@ -76,7 +77,7 @@ def parse_request(
             if member.type_name == "blob":
                 params[name] = body
             elif body:
-                params[name] = _from_json(member, load_json(body), name)
+                params[name] = from_json(member, load_json(body), name)
         else:
             body_members[name] = member
     if body_members:
@@ -87,7 +88,7 @@ def parse_request(
             )
         for name, member in body_members.items():
             if name in doc and doc[name] is not None:
-                params[name] = _from_json(member, doc[name], name)
+                params[name] = from_json(member, doc[name], name)
     return params
 
 
@@ -121,7 +122,8 @@ def _scalar(shape: Shape, raw: str, name: str) -> Any:
     return raw
 
 
-def _from_json(shape: Shape, value: Any, path: str) -> Any:
+def from_json(shape: Shape, value: Any, path: str) -> Any:
+    """A JSON value as ``shape``'s Python form; ``InvalidRequestContentException`` if it is not."""
     try:
         return _convert(shape, value)
     except _BadContent as exc:
@@ -173,7 +175,26 @@ def _convert(shape: Shape, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _BadContent("expected a number")
         return float(value)
+    if kind == "timestamp":
+        return _timestamp(value)
     return value
+
+
+def _timestamp(value: Any) -> datetime:
+    """Epoch seconds (what the JSON protocols send) or an ISO 8601 text, as UTC."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise _BadContent(f"timestamp out of range: {value}") from exc
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            shown = json.dumps(value)[:40]
+            raise _BadContent(f"cannot deserialize {shown} as a timestamp") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise _BadContent("expected a timestamp")
 
 
 def serialize_response(
