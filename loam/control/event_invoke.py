@@ -56,16 +56,19 @@ class EffectiveConfig:
     max_age_s: int = DEFAULT_MAX_AGE_S
     on_success: str | None = None
     on_failure: str | None = None
+    dead_letter: str | None = None  # the invoked version's DeadLetterConfig target
 
     @classmethod
-    def of(cls, settings: EventInvokeSettings | None) -> EffectiveConfig:
+    def of(cls, settings: EventInvokeSettings | None,
+           dead_letter: str | None = None) -> EffectiveConfig:
         if settings is None:
-            return cls()
+            return cls(dead_letter=dead_letter)
         return cls(
             DEFAULT_MAX_RETRIES if settings.max_retries is None else settings.max_retries,
             DEFAULT_MAX_AGE_S if settings.max_age_s is None else settings.max_age_s,
             settings.on_success,
             settings.on_failure,
+            dead_letter,
         )
 
 
@@ -142,7 +145,20 @@ class EventInvokeConfigs:
         ref = parse_function_name(function_name, version_or_alias)
         latest = (self.functions.resolve_cached(ref.name, None)
                   or self.functions.resolve(ref.name))
-        return EffectiveConfig.of(latest.event_invoke.get(ref.qualifier or "$LATEST"))
+        return EffectiveConfig.of(latest.event_invoke.get(ref.qualifier or "$LATEST"),
+                                  self._dead_letter(latest, ref.name, ref.qualifier))
+
+    def _dead_letter(self, latest: FunctionState, name: str, qualifier: str | None) -> str | None:
+        """The invoked version's DeadLetterConfig target (None if the qualifier is gone:
+        the attempt will find that out)."""
+        if qualifier in (None, "$LATEST"):
+            return latest.dead_letter_target
+        try:
+            invoked = (self.functions.resolve_cached(name, qualifier)
+                       or self.functions.resolve(name, qualifier))
+        except ResourceNotFoundException:
+            return None
+        return invoked.dead_letter_target
 
     # -- FunctionEventInvokeConfig API -------------------------------------------
 

@@ -55,6 +55,7 @@ class RetrySettings:
     max_age_s: float = 21_600.0
     on_success: str | None = None  # destination ARNs
     on_failure: str | None = None
+    dead_letter: str | None = None  # the function's DeadLetterConfig target
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Attempt:
 
 # A destination's delivery: (ARN, AWS's invocation record) → done.
 Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
+# A discarded event to a dead-letter queue: (ARN, the event, message attributes) → done.
+DeadLetter = Callable[[str, bytes, dict[str, dict[str, str]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,14 @@ class AsyncQueue:
     def __init__(self, store: Store, clock: Clock, run: Runner,
                  settings: SettingsSource = lambda record: RetrySettings(),
                  concurrency: int = 16, lease_s: float = 960.0,
-                 deliver: Deliver | None = None) -> None:
+                 deliver: Deliver | None = None,
+                 dead_letter: DeadLetter | None = None) -> None:
         self.store = store
         self.clock = clock
         self._run = run
         self._settings = settings
         self._deliver = deliver
+        self._dead_letter = dead_letter
         self.concurrency = concurrency
         self.lease_s = lease_s
         self._pending: list[tuple[AsyncEventRecord, asyncio.Future[None]]] = []
@@ -199,8 +204,10 @@ class AsyncQueue:
             # line repeats nothing, a crash before it repeats the event.
             log.debug("async event %s of %s: processed (attempt %d)", record.id,
                       record.function, attempt.attempts)
-            await asyncio.to_thread(self.store.finish_event, record.id)
+            # The destination before the delete: a crash between repeats the record
+            # (at-least-once, as AWS's destinations are), never loses it.
             await self._destine(settings.on_success, attempt, "Success", result)
+            await asyncio.to_thread(self.store.finish_event, record.id)
         elif outcome is Outcome.GONE:
             await self._give_up(record, "ResourceNotFound")
         elif outcome is Outcome.FUNCTION_ERROR:
@@ -231,10 +238,11 @@ class AsyncQueue:
         self._dropped += 1
         log.warning("async invocation %s of %s dropped: %s after %d attempts",
                     record.id, record.function, condition, record.attempts)
-        await asyncio.to_thread(self.store.finish_event, record.id)
         if condition != "ResourceNotFound":
             settings = self._settings(record)
             await self._destine(settings.on_failure, record, condition, result)
+            await self._send_dead_letter(settings.dead_letter, record, condition, result)
+        await asyncio.to_thread(self.store.finish_event, record.id)
 
     async def _destine(self, arn: str | None, record: AsyncEventRecord, condition: str,
                        result: Attempt | None) -> None:
@@ -246,6 +254,24 @@ class AsyncQueue:
                                                       self.clock.time()))
         except Exception:  # the event itself was handled; losing its record is logged
             log.exception("async invocation %s: delivery to %s failed", record.id, arn)
+
+    async def _send_dead_letter(self, arn: str | None, record: AsyncEventRecord,
+                                condition: str, result: Attempt | None) -> None:
+        """The discarded event itself to the function's dead-letter queue, with AWS's
+        ``RequestID`` / ``ErrorCode`` / ``ErrorMessage`` message attributes."""
+        if arn is None or self._dead_letter is None:
+            return
+        attributes = {
+            "RequestID": {"DataType": "String", "StringValue": record.id},
+            "ErrorCode": {"DataType": "Number", "StringValue": _error_code(result)},
+            "ErrorMessage": {"DataType": "String",
+                             "StringValue": _error_message(result, condition)},
+        }
+        try:
+            await self._dead_letter(arn, record.payload, attributes)
+        except Exception:  # the event was handled; losing its copy is logged
+            log.exception("async invocation %s: dead-letter delivery to %s failed",
+                          record.id, arn)
 
     async def close(self) -> None:
         if self._flushing is not None:
@@ -289,6 +315,22 @@ def _json_or_text(data: bytes) -> Any:
         return json.loads(data) if data else None
     except (ValueError, UnicodeDecodeError):
         return data.decode("utf-8", "replace")
+
+
+def _error_code(result: Attempt | None) -> str:
+    """The status of the last attempt, as AWS reports it to a dead-letter queue."""
+    if result is None or result.outcome in (Outcome.SUCCESS, Outcome.FUNCTION_ERROR):
+        return "200"
+    return "429" if result.outcome is Outcome.THROTTLED else "500"
+
+
+def _error_message(result: Attempt | None, condition: str) -> str:
+    if result is not None and result.function_error:
+        answer = _json_or_text(result.payload)
+        message = answer.get("errorMessage") if isinstance(answer, dict) else None
+        if isinstance(message, str):
+            return message[:1024]
+    return condition
 
 
 def _function_errors(record: AsyncEventRecord) -> int:

@@ -143,3 +143,45 @@ def test_destinations_get_aws_invocation_records(tmp_path: Path) -> None:
         assert bad["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
                                           "functionError": "Unhandled"}
     asyncio.run(scenario())
+
+
+def test_a_discarded_event_goes_to_the_dead_letter_queue_with_aws_attributes(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        dead: list[tuple[str, bytes, dict[str, dict[str, str]]]] = []
+
+        async def dead_letter(arn: str, payload: bytes,
+                              attributes: dict[str, dict[str, str]]) -> None:
+            dead.append((arn, payload, attributes))
+
+        class Failing(Script):
+            async def __call__(self, record: AsyncEventRecord) -> Attempt:
+                await super().__call__(record)
+                return Attempt(Outcome.FUNCTION_ERROR, b'{"errorMessage": "boom"}',
+                               "$LATEST", "Unhandled")
+
+        script = Failing()
+        clock = FakeClock()
+        script.clock = clock
+        dlq = "arn:aws:sqs:us-east-1:123456789012:dlq"
+        settings = RetrySettings(max_retries=1, dead_letter=dlq)
+        store = SqliteStore(tmp_path / "q.db")
+        queue = AsyncQueue(store, clock, script, lambda record: settings,
+                           dead_letter=dead_letter)
+        await queue.submit("ev-1", "fn", b'{"a": 1}', {"invoked_arn": "arn"})
+        await settle(queue)
+        assert dead == []  # one retry left
+        clock.advance(61)
+        await settle(queue)
+        assert dead == [(dlq, b'{"a": 1}', {
+            "RequestID": {"DataType": "String", "StringValue": "ev-1"},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": "boom"},
+        })]
+        assert store.count_events() == 0
+        # A success sends nothing there.
+        await queue.submit("ev-2", "fn", b"{}", {"invoked_arn": "arn"})
+        script.__class__ = Script
+        await settle(queue)
+        assert len(dead) == 1
+    asyncio.run(scenario())
