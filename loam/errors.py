@@ -16,6 +16,7 @@ declares them, so botocore raises the matching exception class.
     ├── RequestTooLargeException (413)
     ├── RequestEntityTooLargeException (413)  what AWS sends for oversized bodies
     ├── TooManyRequestsException (429)
+    ├── RecursiveInvocationException (400)   a recursive loop was stopped
     ├── UnrecognizedClientException (403)
     ├── InvalidSignatureException (403)
     └── SandboxUnavailable (500, ServiceException) the host cannot isolate
@@ -35,6 +36,7 @@ __all__ = [
     "LoamError",
     "PreconditionFailedException",
     "ProvisionedConcurrencyConfigNotFoundException",
+    "RecursiveInvocationException",
     "RequestEntityTooLargeException",
     "RequestTooLargeException",
     "ResourceConflictException",
@@ -149,6 +151,12 @@ class TooManyRequestsException(_UserError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class RecursiveInvocationException(_UserError):
+    code = "RecursiveInvocationException"
+    status = 400
+    message_key = "Message"
 
 
 class UnrecognizedClientException(_UserError):

@@ -23,6 +23,7 @@ from loam.api.rest_json import error_response, parse_request, serialize_response
 from loam.api.service_calls import ServiceCalls
 from loam.api.validation import validate
 from loam.errors import LoamError, RequestEntityTooLargeException, ValidationException
+from loam.invoke.lineage import incoming_trace
 from loam.node import Node
 from loam.store import StoreError
 
@@ -88,6 +89,7 @@ class LambdaApp:
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method: str = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming_trace.set(headers.get("x-amzn-trace-id"))
         target = headers.get("x-amz-target")
         if target is not None and self.service_calls.owns_target(target):
             return await self.service_calls.json_call(target, await _read_body(receive, target))

@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from loam.clock import Clock
+from loam.invoke.lineage import incoming_trace
 from loam.store import AsyncEventRecord, Store
 
 __all__ = ["AsyncQueue", "Attempt", "Outcome", "QueueStatistics", "RetrySettings",
@@ -45,6 +46,7 @@ class Outcome(Enum):
     THROTTLED = "throttled"
     SYSTEM_ERROR = "system-error"
     GONE = "gone"  # the function (or its qualifier) no longer exists
+    RECURSION_STOPPED = "recursion-stopped"  # a recursive loop; not run
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ class AsyncQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _process(self, record: AsyncEventRecord) -> None:
+        # What this event sends on (destinations, dead letters) continues its chain.
+        incoming_trace.set(json.loads(record.document).get("trace"))
         settings = self._settings(record)
         if self.clock.time() - record.enqueued_at > settings.max_age_s:
             await self._give_up(record, "EventAgeExceeded")
@@ -210,6 +214,10 @@ class AsyncQueue:
             await asyncio.to_thread(self.store.finish_event, record.id)
         elif outcome is Outcome.GONE:
             await self._give_up(record, "ResourceNotFound")
+        elif outcome is Outcome.RECURSION_STOPPED:
+            # AWS's record conditions are Success, RetriesExhausted and EventAgeExceeded;
+            # a stopped loop is not retried, so it is the second.
+            await self._give_up(record, "RetriesExhausted")
         elif outcome is Outcome.FUNCTION_ERROR:
             errors = _function_errors(attempt) + 1
             if errors > settings.max_retries:

@@ -29,6 +29,7 @@ from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
 from loam.errors import (
     LoamError,
+    RecursiveInvocationException,
     RequestEntityTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -36,6 +37,7 @@ from loam.errors import (
 )
 from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, Attempt, Outcome
+from loam.invoke.lineage import MAX_DEPTH, continue_trace, incoming_trace
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
     ChunkSink,
@@ -136,6 +138,7 @@ class InvokeService:
         self._background: set[asyncio.Task[None]] = set()
         # Event invocations go through the durable queue (the node sets it up).
         self.queue: AsyncQueue | None = None
+        self.recursions_stopped = 0
 
     async def invoke(
         self,
@@ -145,8 +148,11 @@ class InvokeService:
         log_type: str,
         payload: bytes,
         client_context: str | None = None,
+        trace: str | None = None,
     ) -> InvokeResult:
-        fn, call = await self._accept(function_name, qualifier, payload)
+        """``trace``: the X-Amzn-Trace-Id the invocation continues (by default, that of
+        the API request being served)."""
+        fn, call = await self._accept(function_name, qualifier, payload, trace)
         if invocation_type == "DryRun":
             return InvokeResult(204)
         if invocation_type == "Event":
@@ -157,11 +163,16 @@ class InvokeService:
                 )
             if self.queue is None:
                 raise LoamError("the async queue is not running")
-            await self.queue.submit(call.request_id, fn.name, payload, {
+            document: dict[str, object] = {
                 "function_name": function_name, "qualifier": qualifier,
                 "client_context": client_context, "invoked_arn": call.invoked_arn,
-            })
+                "trace": call.trace,
+            }
+            if call.recursion_stopped:  # accepted, then not run (DLQ / on-failure)
+                document["recursion_stopped"] = True
+            await self.queue.submit(call.request_id, fn.name, payload, document)
             return InvokeResult(202, request_id=call.request_id)
+        _refuse_recursion(call)
         return await self._run(fn, call, payload, log_type == "Tail", client_context)
 
     async def invoke_with_response_stream(
@@ -175,9 +186,10 @@ class InvokeService:
     ) -> ResponseStream | None:
         """Accept a streamed invocation (None for DryRun); every refusal is raised here,
         before a byte of the response is sent."""
-        fn, call = await self._accept(function_name, qualifier, payload)
+        fn, call = await self._accept(function_name, qualifier, payload, None)
         if invocation_type == "DryRun":
             return None
+        _refuse_recursion(call)
         admitted = contextlib.ExitStack()
         admitted.enter_context(self.admission.admit(fn.name, fn.version))
         try:
@@ -189,14 +201,24 @@ class InvokeService:
         return ResponseStream(self, fn, spec, request, log_type == "Tail", admitted)
 
     async def _accept(self, function_name: str, qualifier: str | None,
-                      payload: bytes) -> tuple[FunctionState, _Call]:
+                      payload: bytes, trace: str | None) -> tuple[FunctionState, _Call]:
         """What every Invoke checks before it runs anything: the function exists and is
-        Active, and the payload fits the synchronous limit."""
+        Active, and the payload fits the synchronous limit; and where the invocation
+        stands in its chain of requests (recursive loop detection)."""
         fn = await self._resolve(function_name, qualifier)
         self._check_invocable(fn)
         # The ARN as the caller named it: a qualifier (version or alias) stays on it.
         ref = parse_function_name(function_name, qualifier)
-        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier))
+        chain = continue_trace(incoming_trace.get() if trace is None else trace,
+                               self.functions.arns.function(fn.name), self._rng)
+        stopped = chain.depth > MAX_DEPTH and await self._terminates_loops(fn)
+        if stopped:
+            self.recursions_stopped += 1
+            log.warning("recursive loop detected: %s invoked %d times in one chain of "
+                        "requests (Root=%s); the invocation is stopped (RecursiveLoop "
+                        "Terminate)", fn.name, chain.depth, chain.root)
+        call = _Call(str(uuid.uuid4()), self.functions.arns.function(fn.name, ref.qualifier),
+                     chain.header, stopped)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise RequestEntityTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
@@ -213,6 +235,11 @@ class InvokeService:
             )
         return fn
 
+    async def _terminates_loops(self, fn: FunctionState) -> bool:
+        """The function's RecursiveLoop setting (kept on $LATEST) is Terminate."""
+        latest = fn if fn.version == "$LATEST" else await self._resolve(fn.name, None)
+        return latest.recursive_loop == "Terminate"
+
     def _check_invocable(self, fn: FunctionState) -> None:
         if fn.state != "Active":
             raise ResourceConflictException(
@@ -223,11 +250,13 @@ class InvokeService:
     async def run_event(self, record: AsyncEventRecord) -> Attempt:
         """One attempt at a queued Event invocation (the queue's runner)."""
         doc = json.loads(record.document)
+        if doc.get("recursion_stopped"):
+            return Attempt(Outcome.RECURSION_STOPPED)
         try:
             fn = await self._resolve(doc["function_name"], doc.get("qualifier"))
             if fn.state != "Active":
                 return Attempt(Outcome.SYSTEM_ERROR)
-            call = _Call(record.id, doc["invoked_arn"])
+            call = _Call(record.id, doc["invoked_arn"], doc.get("trace") or "")
             result = await self._run(fn, call, record.payload, tail=False,
                                      client_context=doc.get("client_context"))
         except TooManyRequestsException:
@@ -445,6 +474,8 @@ class _Call:
 
     request_id: str
     invoked_arn: str
+    trace: str = ""  # the X-Amzn-Trace-Id the function sees
+    recursion_stopped: bool = False
 
     def request(self, payload: bytes, client_context: str | None) -> InvocationRequest:
         return InvocationRequest(
@@ -452,7 +483,15 @@ class _Call:
             payload=payload,
             invoked_function_arn=self.invoked_arn,
             client_context=_decode_client_context(client_context),
+            trace_id=self.trace,
         )
+
+
+def _refuse_recursion(call: _Call) -> None:
+    if call.recursion_stopped:
+        raise RecursiveInvocationException(
+            "Lambda has detected your function being invoked in a recursive loop with other "
+            "AWS resources and stopped your function's invocation.")
 
 
 class _LimitedSink:

@@ -240,6 +240,9 @@ function makeContext(header, finish) {
 
 async function invoke(handler, header, body) {
   currentRequestId = header.request_id;
+  // The invocation's trace header: the AWS SDKs send it on (recursive loop detection).
+  if (header.trace_id) process.env._X_AMZN_TRACE_ID = header.trace_id;
+  else delete process.env._X_AMZN_TRACE_ID;
   let settled = false;
   const finish = (err, result) => {
     if (settled) return;
