@@ -33,3 +33,4 @@ bench: setup-dev
 	$(PY) -m benchmarks.density -n 1000 --memory 128 1536
 	$(PY) -m benchmarks.burst -n 100 500 --runs 2
 	$(PY) -m benchmarks.async_ingest
+	$(PY) -m benchmarks.sqs_source

@@ -90,7 +90,8 @@ class Node:
             self.clock, settings.region, self.admission,
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
-                                settings=self._event_settings, deliver=self._deliver)
+                                settings=self._event_settings, deliver=self._deliver,
+                                dead_letter=self._dead_letter)
         self.invoker.queue = self.queue
         self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
                                        self.invoker.logs)
@@ -178,25 +179,58 @@ class Node:
         except LoamError:  # the function is gone: the attempt will find out
             return RetrySettings()
         return RetrySettings(config.max_retries, config.max_age_s, config.on_success,
-                             config.on_failure)
+                             config.on_failure, config.dead_letter)
 
     async def _deliver(self, arn: str, record: dict[str, Any]) -> None:
-        """An async invocation's destination: a function gets the record as an Event
-        invocation (through the same durable queue); queues, topics and buses once
-        those services exist on the node."""
+        """An async invocation's destination (AWS's invocation record): a function gets
+        it as an Event invocation (through the same durable queue), a queue as a
+        message, an event bus as an event from ``lambda``."""
+        document = json.dumps(record)
         if ":function:" in arn:
-            await self.invoker.invoke(arn, None, "Event", "None", json.dumps(record).encode())
+            await self.invoker.invoke(arn, None, "Event", "None", document.encode())
+        elif arn.startswith("arn:aws:sqs:"):
+            await self.sqs.send(arn, document)
+        elif ":event-bus/" in arn:
+            outcome = "Success" if record["requestContext"]["condition"] == "Success" \
+                else "Failure"
+            await self._put_event(arn, "lambda", f"Lambda Function Invocation Result - {outcome}",
+                                  document, [record["requestContext"]["functionArn"]])
+        else:
+            log.warning("destination %s: this kind of destination is not available on "
+                        "this node; record for %s dropped", arn,
+                        record["requestContext"]["requestId"])
+
+    async def _dead_letter(self, arn: str, payload: bytes,
+                           attributes: dict[str, dict[str, str]]) -> None:
+        """A discarded async event to its function's dead-letter queue."""
+        if not arn.startswith("arn:aws:sqs:"):
+            log.warning("dead-letter target %s: only SQS queues are available on this node; "
+                        "event %s dropped", arn, attributes["RequestID"]["StringValue"])
             return
-        log.warning("destination %s: not available on this node yet; record for %s dropped",
-                    arn, record["requestContext"]["requestId"])
+        await self.sqs.send(arn, payload.decode("utf-8", "replace"),
+                            message_attributes=attributes)
 
     async def _deliver_event(self, arn: str, payload: bytes, target: Mapping[str, Any]) -> None:
         """An event bus rule's target: a function gets an Event invocation (durable
         once enqueued); a queue gets a message."""
         if ":function:" in arn:
             await self.invoker.invoke(arn, None, "Event", "None", payload)
-            return
-        log.warning("event target %s: not available on this node yet", arn)
+        elif arn.startswith("arn:aws:sqs:"):
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            await self.sqs.send(arn, payload.decode("utf-8", "replace"), group_id=group)
+        else:
+            log.warning("event target %s: this kind of target is not available on this node",
+                        arn)
+
+    async def _put_event(self, bus: str, source: str, detail_type: str, detail: str,
+                         resources: list[str]) -> None:
+        answer = await self.events.operations["PutEvents"]({"Entries": [{
+            "EventBusName": bus, "Source": source, "DetailType": detail_type,
+            "Detail": detail, "Resources": resources,
+        }]})
+        if answer.get("FailedEntryCount"):
+            failed = answer["Entries"][0]
+            raise LoamError(f"event bus {bus} refused the event: {failed.get('ErrorMessage')}")
 
     # -- presigned code download URLs ------------------------------------------
 
