@@ -104,6 +104,7 @@ class MappingPollers:
         self._scaled_at = -math.inf
         self._scaled_in_window = 0
         self._throttles = 0
+        self._url: str | None = None  # the queue's, once looked up
 
     @property
     def pollers(self) -> int:
@@ -146,8 +147,10 @@ class MappingPollers:
             self._spawn()
 
     def _should_retire(self, idle: bool) -> bool:
-        floor = min(INITIAL_POLLERS, self._cap)
-        return len(self._tasks) > self._cap or (idle and len(self._tasks) > floor)
+        """One poller always stays (it waits while the cap is 0: a reservation of 0)."""
+        cap = max(self._cap, 1)
+        floor = min(INITIAL_POLLERS, cap)
+        return len(self._tasks) > cap or (idle and len(self._tasks) > floor)
 
     # -- one poller --------------------------------------------------------------
 
@@ -160,6 +163,10 @@ class MappingPollers:
                 await self.sleep(ERROR_BACKOFF_S)
                 continue
             if self._should_retire(idle=outcome == "idle"):
+                # Leave the count now, not when the task is done: the others decide on it.
+                current = asyncio.current_task()
+                if current is not None:
+                    self._tasks.discard(current)
                 return
             if outcome == "backlog":
                 self._scale_up()
@@ -176,13 +183,17 @@ class MappingPollers:
         if self._cap <= 0 or len(self._tasks) > self._cap:
             await self.sleep(MISSING_RETRY_S if self._cap <= 0 else 0)
             return "throttled"
-        url = await asyncio.to_thread(self.sqs.queue_url_of, mapping.source_arn)
+        url = self._url
         if url is None:
-            await self.sleep(MISSING_RETRY_S)
-            return "missing"
+            url = await asyncio.to_thread(self.sqs.queue_url_of, mapping.source_arn)
+            if url is None:
+                await self.sleep(MISSING_RETRY_S)
+                return "missing"
+            self._url = url
         try:
             records, full = await self._gather(mapping, url)
         except LoamError as exc:  # the queue went away under us, or SQS refused
+            self._url = None
             log.warning("event source mapping %s: receiving from %s failed: %s", mapping.uuid,
                         mapping.source_arn, exc.message)
             await self.sleep(ERROR_BACKOFF_S)
