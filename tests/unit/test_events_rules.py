@@ -103,8 +103,9 @@ def test_custom_buses_are_created_listed_by_prefix_paged_and_deleted(tmp_path: P
 
 def test_put_rule_answers_aws_arns_and_describe_reports_the_rule(tmp_path: Path) -> None:
     async def scenario(service: EventsService) -> None:
-        made = await call(service, "PutRule", Name="nightly", ScheduleExpression="cron(0 2 * * ? *)",
-                          Description="backup", RoleArn="arn:aws:iam::123456789012:role/r")
+        made = await call(service, "PutRule", Name="nightly",
+                          ScheduleExpression="cron(0 2 * * ? *)", Description="backup",
+                          RoleArn="arn:aws:iam::123456789012:role/r")
         assert made["RuleArn"] == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/nightly"
         await call(service, "CreateEventBus", Name="orders")
         made = await call(service, "PutRule", Name="paid", EventPattern=PATTERN,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from loam.services.events.documents import format_time, scheduled_event
 from loam.services.events.models import Arns, Delivery, Rule, Target
@@ -35,6 +35,7 @@ log = logging.getLogger("loam.events")
 
 DEFAULT_CATCHUP_S = 900.0
 MAX_RUNS_PER_RULE = 1000  # per fire_due call: a window's runs for the shortest rate
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 class _Raced(Exception):
@@ -92,16 +93,20 @@ class ScheduleRunner:
         schedule = self._schedule(rule)
         if schedule is None:
             return 0
-        window_start = max(horizon, now - self.catchup_s)
-        first = schedule.next_after(_utc(horizon))
-        if first is not None and first.timestamp() <= window_start:
-            late = schedule.fires_between(_utc(horizon), _utc(window_start), MAX_RUNS_PER_RULE)
-            self.skipped += len(late)
-            log.warning("rule %s: %d scheduled run(s) from %s missed by more than %.0f s;"
-                        " skipped", rule.name, len(late), format_time(first.timestamp()),
-                        self.catchup_s)
-        runs = [t.timestamp() for t in
-                schedule.fires_between(_utc(window_start), _utc(now), MAX_RUNS_PER_RULE)]
+        # A run exactly ``catchup_s`` old still fires: the window is [now - catchup_s, now].
+        start = _utc(horizon)
+        window = _utc(now - self.catchup_s) - _JUST_BEFORE
+        if window > start:
+            late = schedule.fires_between(start, window, MAX_RUNS_PER_RULE)
+            if late:
+                self.skipped += len(late)
+                log.warning("rule %s: %d scheduled run(s) from %s missed by more than %.0f s;"
+                            " skipped", rule.name, len(late), format_time(late[0].timestamp()),
+                            self.catchup_s)
+            start = window
+        runs = [t.timestamp() for t in schedule.fires_between(start, _utc(now), MAX_RUNS_PER_RULE)]
+        if not runs and start == _utc(horizon):
+            return 0  # nothing due and nothing skipped: the horizon may stay where it is
         targets = self.store.targets(rule.bus, rule.name) if runs else []
         rows = [d for t in runs for d in self._deliveries(rule, targets, t, now)]
         self._commit(rule, now, rows)
