@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from loam.clock import Clock
 from loam.invoke.lineage import incoming_trace
@@ -85,6 +85,48 @@ class QueueStatistics:
     in_flight: int
 
 
+T = TypeVar("T")
+
+
+class GroupCommit(Generic[T]):
+    """Writes items in batches: everything submitted while a write runs goes into the
+    next one (one transaction each). ``submit`` returns once its item is written."""
+
+    def __init__(self, write: Callable[[list[T]], None], name: str) -> None:
+        self._write = write
+        self._name = name
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name=self._name)
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.to_thread(self._write, [item for item, _ in batch])
+                except Exception as exc:  # every waiter hears it; nothing was written
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._flushing = None
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+
+
 Runner = Callable[[AsyncEventRecord], Awaitable[Attempt]]
 SettingsSource = Callable[[AsyncEventRecord], RetrySettings]
 
@@ -103,8 +145,8 @@ class AsyncQueue:
         self._dead_letter = dead_letter
         self.concurrency = concurrency
         self.lease_s = lease_s
-        self._pending: list[tuple[AsyncEventRecord, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._enqueue = GroupCommit(store.enqueue_events, "async-queue-commit")
+        self._finish = GroupCommit(store.finish_events, "async-queue-finish")
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepted = self._processed = self._retried = self._dropped = 0
@@ -117,30 +159,9 @@ class AsyncQueue:
         now = self.clock.time()
         record = AsyncEventRecord(event_id, function, payload, now, 0, now,
                                   json.dumps(document))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush(), name="async-queue-commit")
-        await done
+        await self._enqueue.submit(record)
         self._accepted += 1
         self._wake.set()
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    await asyncio.to_thread(self.store.enqueue_events, [r for r, _ in batch])
-                except Exception as exc:  # every waiter hears it; nothing was committed
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self._flushing = None
 
     # -- processing -----------------------------------------------------------
 
@@ -211,7 +232,7 @@ class AsyncQueue:
             # The destination before the delete: a crash between repeats the record
             # (at-least-once, as AWS's destinations are), never loses it.
             await self._destine(settings.on_success, attempt, "Success", result)
-            await asyncio.to_thread(self.store.finish_event, record.id)
+            await self._finish.submit(record.id)
         elif outcome is Outcome.GONE:
             await self._give_up(record, "ResourceNotFound")
         elif outcome is Outcome.RECURSION_STOPPED:
@@ -250,7 +271,7 @@ class AsyncQueue:
             settings = self._settings(record)
             await self._destine(settings.on_failure, record, condition, result)
             await self._send_dead_letter(settings.dead_letter, record, condition, result)
-        await asyncio.to_thread(self.store.finish_event, record.id)
+        await self._finish.submit(record.id)
 
     async def _destine(self, arn: str | None, record: AsyncEventRecord, condition: str,
                        result: Attempt | None) -> None:
@@ -282,9 +303,9 @@ class AsyncQueue:
                           record.id, arn)
 
     async def close(self) -> None:
-        if self._flushing is not None:
-            await self._flushing
+        await self._enqueue.close()
         await self.drain()
+        await self._finish.close()
 
     def statistics(self) -> QueueStatistics:
         return QueueStatistics(self._accepted, self._processed, self._retried, self._dropped,

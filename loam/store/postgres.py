@@ -270,9 +270,9 @@ class PostgresStore:
                 " leased_until = 0 WHERE id = %s",
                 (record.attempts, record.not_before, record.document, record.id))
 
-    def finish_event(self, event_id: str) -> None:
+    def finish_events(self, event_ids: list[str]) -> None:
         with self._connection() as conn:
-            conn.execute("DELETE FROM async_events WHERE id = %s", (event_id,))
+            conn.execute("DELETE FROM async_events WHERE id = ANY(%s)", (event_ids,))
 
     def release_event_leases(self) -> int:
         with self._connection() as conn:

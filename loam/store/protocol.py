@@ -14,7 +14,7 @@ backend):
 - the async-event queue: ``enqueue_events`` commits a batch at once;
   ``claim_events`` leases due events (``not_before`` ≤ now, lease expired)
   to one caller until ``leased_until``; an event stays until
-  ``finish_event`` deletes it, so a crash only ever repeats an event
+  ``finish_events`` deletes it, so a crash only ever repeats an event
   (at-least-once), never loses one;
 - driver exceptions never leak: backends raise ``StoreError`` subclasses.
 """
@@ -155,8 +155,8 @@ class Store(Protocol):
     def retry_event(self, record: AsyncEventRecord) -> None:
         """Store the event's new ``attempts``/``not_before``/``document``; release its lease."""
 
-    def finish_event(self, event_id: str) -> None:
-        """Delete the event: it was processed (or given up on)."""
+    def finish_events(self, event_ids: list[str]) -> None:
+        """Delete the events (in one transaction): they were processed (or given up on)."""
 
     def release_event_leases(self) -> int:
         """Release every lease (a restarted single node owns none); returns how many."""

@@ -285,8 +285,9 @@ class SqliteStore:
         self._exec("UPDATE async_events SET attempts=?, not_before=?, document=?, leased_until=0"
                    " WHERE id=?", (record.attempts, record.not_before, record.document, record.id))
 
-    def finish_event(self, event_id: str) -> None:
-        self._exec("DELETE FROM async_events WHERE id=?", (event_id,))
+    def finish_events(self, event_ids: list[str]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM async_events WHERE id=?", [(i,) for i in event_ids])
 
     def release_event_leases(self) -> int:
         return self._exec("UPDATE async_events SET leased_until=0 WHERE leased_until > 0", ())

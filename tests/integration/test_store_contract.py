@@ -339,7 +339,7 @@ def test_queue_retry_finish_and_restart(open_store: Opener) -> None:
     first, second = store.claim_events(now=1.0, leased_until=100.0, limit=10)
     store.retry_event(AsyncEventRecord(first.id, first.function, first.payload,
                                        first.enqueued_at, 1, 60.0, '{"error": "x"}'))
-    store.finish_event(second.id)
+    store.finish_events([second.id])
     assert store.claim_events(now=59.0, leased_until=200.0, limit=10) == []
     (retried,) = store.claim_events(now=60.0, leased_until=200.0, limit=10)
     assert retried.attempts == 1 and retried.document == '{"error": "x"}'
@@ -348,5 +348,5 @@ def test_queue_retry_finish_and_restart(open_store: Opener) -> None:
     assert reopened.release_event_leases() == 1
     assert [e.id for e in reopened.claim_events(now=61.0, leased_until=300.0, limit=10)] == [
         "ev-1"]
-    reopened.finish_event("ev-1")
+    reopened.finish_events(["ev-1"])
     assert reopened.count_events() == 0
