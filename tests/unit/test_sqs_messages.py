@@ -53,7 +53,7 @@ def md5_of_attributes(attributes: dict[str, dict[str, Any]]) -> str:
     return hashlib.md5(out).hexdigest()
 
 
-ATTRIBUTES = {
+ATTRIBUTES: dict[str, dict[str, Any]] = {
     "City": {"DataType": "String", "StringValue": "Any City"},
     "Greeting": {"DataType": "Binary", "BinaryValue": b"Hello, World!"},
     "Population": {"DataType": "Number", "StringValue": "1250800"},
