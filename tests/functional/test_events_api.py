@@ -169,3 +169,20 @@ def test_a_rate_schedule_is_stored_with_its_first_run_computed(
     assert first is not None
     assert 0 < first.timestamp() - fired_until <= 60
     assert first.second == 0
+
+
+def test_an_event_matching_a_rule_reaches_its_queue(
+        events: Any, server: Server, rule: str) -> None:
+    sqs = client(server, "sqs")
+    url = sqs.create_queue(QueueName=unique_name("bus-queue"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    marker = unique_name("shipment")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"detail-type": ["Shipped"]}))
+    events.put_targets(Rule=rule, Targets=[
+        {"Id": "q", "Arn": queue_arn, "InputPath": "$.detail"}])
+    events.put_events(Entries=[{"Source": "warehouse", "DetailType": "Shipped",
+                                "Detail": json.dumps({"parcel": marker})}])
+    received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in received] == [{"parcel": marker}]
+    sqs.delete_queue(QueueUrl=url)

@@ -73,6 +73,8 @@ def event_document(entry: Mapping[str, Any], account_id: str, region: str,
                    now: float) -> dict[str, Any]:
     """The event a good entry becomes (``Time`` defaults to when it was put)."""
     when = entry.get("Time")
+    if isinstance(when, datetime) and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # the API layer's timestamps are UTC
     epoch = when.timestamp() if isinstance(when, datetime) else now
     return _document(str(entry["DetailType"]), str(entry["Source"]), account_id, epoch,
                      region, list(entry.get("Resources") or ()), json.loads(entry["Detail"]))
