@@ -371,3 +371,21 @@ def test_two_services_on_one_database_fire_a_run_once(tmp_path: Path) -> None:
         database.close()
 
     run(tmp_path, scenario)
+
+
+def test_the_started_service_schedules_and_dispatches_on_its_own(tmp_path: Path) -> None:
+    async def scenario(node: Node) -> None:
+        await node.service.start()
+        try:
+            await schedule(node)
+            node.clock.advance(40)
+            await node.call("EnableRule", Name="tick")  # a rule change wakes the scheduler
+            for _ in range(200):
+                if node.recorder.calls:
+                    break
+                await asyncio.sleep(0.01)
+            assert fire_times(node) == ["2023-11-14T22:14:00Z"]
+        finally:
+            await node.service.stop()
+
+    run(tmp_path, scenario)
