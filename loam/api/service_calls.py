@@ -30,6 +30,9 @@ Response = tuple[int, dict[str, str], bytes]
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
 _QUERY_DEFAULT = "sqs"
+# Names SQS checks itself, answering InvalidAttributeName ("Unknown Attribute X.").
+_OPEN_ENUMS = {"sqs": frozenset({"QueueAttributeName", "MessageSystemAttributeName",
+                                 "MessageSystemAttributeNameForSends"})}
 
 
 class UnknownOperation(ServiceError):
@@ -90,7 +93,7 @@ class ServiceCalls:
         if handler is None:
             raise UnknownOperation(f"loam's {name} does not implement {op.name} yet.")
         if op.input_shape is not None:
-            violations = validate(op.input_shape, params)
+            violations = validate(op.input_shape, params, _OPEN_ENUMS.get(name, frozenset()))
             if violations:
                 raise _invalid(name, op, params, violations)
         return await handler(params)

@@ -9,6 +9,7 @@ member paths are lowerCamelCase and dotted (``environment.variables``).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -37,14 +38,26 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def validate(shape: Shape, params: dict[str, Any]) -> list[str]:
-    """Return AWS-style violation strings (empty when valid)."""
-    out: list[str] = []
-    _structure(shape, params, "", out)
-    return out[:_MAX_VIOLATIONS]
+def validate(shape: Shape, params: dict[str, Any],
+             open_enums: frozenset[str] = frozenset()) -> list[str]:
+    """Return AWS-style violation strings (empty when valid).
+
+    ``open_enums`` names string shapes whose enum the service checks itself (with
+    its own error), so any value passes here.
+    """
+    walk = _Walk(open_enums, [])
+    _structure(shape, params, "", walk)
+    return walk.out[:_MAX_VIOLATIONS]
 
 
-def _structure(shape: Shape, value: dict[str, Any], prefix: str, out: list[str]) -> None:
+@dataclass(frozen=True)
+class _Walk:
+    open_enums: frozenset[str]
+    out: list[str]
+
+
+def _structure(shape: Shape, value: dict[str, Any], prefix: str, walk: _Walk) -> None:
+    out = walk.out
     members = shape.members  # type: ignore[attr-defined, unused-ignore]
     for name in shape.required_members:  # type: ignore[attr-defined, unused-ignore]
         if value.get(name) is None:
@@ -52,26 +65,27 @@ def _structure(shape: Shape, value: dict[str, Any], prefix: str, out: list[str])
                        "Member must not be null")
     for name, member in members.items():
         if value.get(name) is not None:
-            _value(member, value[name], f"{prefix}{_camel(name)}", out)
+            _value(member, value[name], f"{prefix}{_camel(name)}", walk)
 
 
-def _value(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+def _value(shape: Shape, value: Any, path: str, walk: _Walk) -> None:
+    out = walk.out
     meta = shape.metadata
     kind = shape.type_name
     head = f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must "
     if kind == "structure" and isinstance(value, dict):
-        _structure(shape, value, path + ".", out)
+        _structure(shape, value, path + ".", walk)
     elif kind == "list" and isinstance(value, list):
         _length(len(value), meta, head, out)
         for i, item in enumerate(value):
-            _value(shape.member, item, f"{path}.{i + 1}.member", out)  # type: ignore[attr-defined, unused-ignore]
+            _value(shape.member, item, f"{path}.{i + 1}.member", walk)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "map" and isinstance(value, dict):
         _length(len(value), meta, head, out)
         for k, v in value.items():
-            _value(shape.key, k, f"{path}.{k}.key", out)  # type: ignore[attr-defined, unused-ignore]
-            _value(shape.value, v, f"{path}.{k}.value", out)  # type: ignore[attr-defined, unused-ignore]
+            _value(shape.key, k, f"{path}.{k}.key", walk)  # type: ignore[attr-defined, unused-ignore]
+            _value(shape.value, v, f"{path}.{k}.value", walk)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "string" and isinstance(value, str):
-        if "enum" in meta and value not in meta["enum"]:
+        if "enum" in meta and value not in meta["enum"] and shape.name not in walk.open_enums:
             out.append(head + "satisfy enum value set: [" + ", ".join(meta["enum"]) + "]")
             return
         _length(len(value), meta, head, out)

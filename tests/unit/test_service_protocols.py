@@ -212,3 +212,12 @@ def test_query_error_is_the_query_code() -> None:
 def test_query_empty_result() -> None:
     parsed, _ = _query_round_trip("DeleteMessage", {"QueueUrl": "u", "ReceiptHandle": "r"})
     assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_sqs_checks_attribute_names_itself() -> None:
+    # SQS answers an unknown name with InvalidAttributeName, not a model enum violation.
+    parsed, fake = _json_round_trip("GetQueueAttributes",
+                                    {"QueueUrl": "u", "AttributeNames": ["Nope"]})
+    assert fake.received == [("GetQueueAttributes", {"QueueUrl": "u",
+                                                     "AttributeNames": ["Nope"]})]
+    assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 200
