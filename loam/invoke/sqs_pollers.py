@@ -29,7 +29,12 @@ from typing import Any, Protocol
 
 from loam.clock import Clock
 from loam.control.event_source_models import EventSourceMapping
-from loam.errors import LoamError, ResourceNotFoundException, TooManyRequestsException
+from loam.errors import (
+    LoamError,
+    RecursiveInvocationException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+)
 from loam.invoke.service import SYNC_PAYLOAD_LIMIT, InvokeResult
 from loam.invoke.sqs_records import Record, RecordFilter, deletable, failed_items, lambda_record
 from loam.services.base import Handler
@@ -64,7 +69,8 @@ class QueueService(Protocol):
 class Invoker(Protocol):
     async def invoke(self, function_name: str, qualifier: str | None, invocation_type: str,
                      log_type: str, payload: bytes,
-                     client_context: str | None = None) -> InvokeResult: ...
+                     client_context: str | None = None,
+                     trace: str | None = None) -> InvokeResult: ...
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -260,7 +266,14 @@ class MappingPollers:
         self.counters.invocations += 1
         try:
             result = await self.invoker.invoke(mapping.function_arn, None, "RequestResponse",
-                                               "None", payload)
+                                               "None", payload, trace=_chain(records))
+        except RecursiveInvocationException:
+            # A recursive loop was stopped: the batch is not run, and is taken off the
+            # queue (to its dead-letter queue when it has one), as AWS does.
+            await self._dead_letter(url, records)
+            await self._delete(url, records)
+            self._finish(mapping, ok=False)
+            return
         except TooManyRequestsException:
             self.counters.throttled += 1
             backoff = THROTTLE_BACKOFF_S[min(self._throttles, len(THROTTLE_BACKOFF_S) - 1)]
@@ -283,6 +296,25 @@ class MappingPollers:
         if done:
             await self._delete(url, done)
         self._finish(mapping, ok=failed is not None)
+
+    async def _dead_letter(self, url: str, records: Sequence[Record]) -> None:
+        """Copies of ``records`` to the source queue's dead-letter queue, if it has one."""
+        try:
+            attributes = await self.sqs.operations["GetQueueAttributes"](
+                {"QueueUrl": url, "AttributeNames": ["RedrivePolicy"]})
+            policy = json.loads(attributes.get("Attributes", {}).get("RedrivePolicy") or "{}")
+            target = self.sqs.queue_url_of(policy.get("deadLetterTargetArn") or "")
+            if target:
+                for record in records:
+                    entry = {"QueueUrl": target, "MessageBody": record["body"]}
+                    group = record.get("attributes", {}).get("MessageGroupId")
+                    if group:  # a FIFO queue's dead-letter queue is FIFO too
+                        entry |= {"MessageGroupId": group,
+                                  "MessageDeduplicationId": record["messageId"]}
+                    await self.sqs.operations["SendMessage"](entry)
+        except LoamError as exc:
+            log.warning("recursive loop: copying %d records to the dead-letter queue of %s "
+                        "failed: %s", len(records), url, exc.message)
 
     def _finish(self, mapping: EventSourceMapping, ok: bool) -> None:
         if ok:
@@ -315,3 +347,12 @@ def _by_payload_size(records: list[Record]) -> list[list[Record]]:
         chunks[-1].append(record)
         size += length
     return chunks
+
+
+def _chain(records: Sequence[Record]) -> str | None:
+    """The trace header a batch's invocation continues: its first record's, if any."""
+    for record in records:
+        header = record.get("attributes", {}).get("AWSTraceHeader")
+        if header:
+            return str(header)
+    return None

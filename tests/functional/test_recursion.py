@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from tests.functional.support import deploy, function_arn, unique_name
-from tests.helpers import Server
+from tests.helpers import Server, client
 
 pytestmark = pytest.mark.sandbox
 
@@ -90,3 +90,50 @@ def test_a_loop_through_destinations_is_stopped_after_sixteen_hops(lam: Any,
     hops = re.findall(rf"HOP ({a}|{b})\b", server.log())
     assert hops.count(a) == 16 and hops.count(b) == 16, (hops.count(a), hops.count(b))
     assert f"recursive loop detected: {a} invoked 17 times" in server.log()
+
+
+def test_a_queue_message_deep_in_a_loop_is_not_delivered(lam: Any, server: Server,
+                                                          name: str) -> None:
+    sqs = client(server, "sqs")
+    dlq = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=unique_name("q"), Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        "VisibilityTimeout": "2"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    deploy(lam, name, {"index.py": HOP})
+
+    def send(body: str, depth: int) -> None:
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageSystemAttributes={
+            "AWSTraceHeader": {"DataType": "String", "StringValue": _chain_at(name, depth)}})
+
+    send("fifteenth", 15)
+    send("seventeenth", 16)
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name,
+                                              BatchSize=1)
+    try:
+        got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=20).get("Messages", [])
+        assert [m["Body"] for m in got] == ["seventeenth"]
+        deadline = time.monotonic() + 20
+        while f"HOP {name}" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.log().count(f"HOP {name}") == 1  # only the fifteenth ran
+        assert f"recursive loop detected: {name} invoked 17 times" in server.log()
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_a_senders_trace_header_becomes_the_messages_aws_trace_header(server: Server) -> None:
+    sqs = client(server, "sqs")
+    url = sqs.create_queue(QueueName=unique_name("q"))["QueueUrl"]
+    header = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=0"
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = header
+
+    sqs.meta.events.register("before-send.sqs.SendMessage", add_header)
+    sqs.send_message(QueueUrl=url, MessageBody="traced")
+    got = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["AWSTraceHeader"])
+    assert got["Messages"][0]["Attributes"]["AWSTraceHeader"] == header

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from loam.invoke.lineage import incoming_trace
 from loam.services.sqs.errors import (
     InvalidMessageContents,
     InvalidParameterValue,
@@ -47,6 +48,9 @@ def prepare(queue: Queue, entry: Mapping[str, Any]) -> NewMessage:
             "#xFFFD | #x10000 to #x10FFFF")
     attributes = checked_attributes(entry.get("MessageAttributes") or {})
     system = checked_system_attributes(entry.get("MessageSystemAttributes") or {})
+    trace = incoming_trace.get()
+    if trace and "AWSTraceHeader" not in system:  # as SQS keeps a sender's X-Amzn-Trace-Id
+        system["AWSTraceHeader"] = {"DataType": "String", "StringValue": trace}
     limit = queue.integer("MaximumMessageSize")
     if len(body.encode("utf-8")) + attributes_size(attributes) > limit:
         raise InvalidParameterValue("One or more parameters are invalid. Reason: Message must "
