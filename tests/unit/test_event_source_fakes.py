@@ -164,13 +164,16 @@ class FakeInvoker:
     def __init__(self, answer: Answer | None = None) -> None:
         self.events: list[dict[str, Any]] = []
         self.targets: list[str] = []
+        self.traces: list[str | None] = []
         self.answer: Answer = answer or (lambda event: InvokeResult(200, b"null"))
 
     async def invoke(self, function_name: str, qualifier: str | None, invocation_type: str,
                      log_type: str, payload: bytes,
-                     client_context: str | None = None) -> InvokeResult:
+                     client_context: str | None = None,
+                     trace: str | None = None) -> InvokeResult:
         import json
 
+        self.traces.append(trace)
         assert invocation_type == "RequestResponse"
         event = json.loads(payload)
         self.events.append(event)
