@@ -210,14 +210,16 @@ class Node:
         await self.sqs.send(arn, payload.decode("utf-8", "replace"),
                             message_attributes=attributes)
 
-    async def _deliver_event(self, arn: str, payload: bytes, target: Mapping[str, Any]) -> None:
+    async def _deliver_event(self, arn: str, payload: bytes, target: Mapping[str, Any],
+                             delivery_id: str) -> None:
         """An event bus rule's target: a function gets an Event invocation (durable
         once enqueued); a queue gets a message."""
         if ":function:" in arn:
             await self.invoker.invoke(arn, None, "Event", "None", payload)
         elif arn.startswith("arn:aws:sqs:"):
             group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-            await self.sqs.send(arn, payload.decode("utf-8", "replace"), group_id=group)
+            await self.sqs.send(arn, payload.decode("utf-8", "replace"), group_id=group,
+                                dedup_id=delivery_id if arn.endswith(".fifo") else None)
         else:
             log.warning("event target %s: this kind of target is not available on this node",
                         arn)

@@ -27,7 +27,8 @@ class Recorder:
         self.calls: list[tuple[str, bytes, Mapping[str, Any]]] = []
         self.failing = 0
 
-    async def __call__(self, arn: str, payload: bytes, target: Mapping[str, Any]) -> None:
+    async def __call__(self, arn: str, payload: bytes, target: Mapping[str, Any],
+                       delivery_id: str) -> None:
         if self.failing > 0:
             self.failing -= 1
             raise RuntimeError("target unavailable")

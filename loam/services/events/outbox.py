@@ -33,7 +33,9 @@ __all__ = ["Deliver", "Outbox", "insert_deliveries", "new_delivery"]
 log = logging.getLogger("loam.events")
 
 # (target ARN, the input document the target receives, the stored target).
-Deliver = Callable[[str, bytes, Mapping[str, Any]], Awaitable[None]]
+# (target ARN, the input it receives, the stored target, the delivery id: unique per
+# event and target, the same on every retry; a FIFO queue target's deduplication id).
+Deliver = Callable[[str, bytes, Mapping[str, Any], str], Awaitable[None]]
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
@@ -141,7 +143,8 @@ class Outbox:
             await asyncio.to_thread(self._complete, delivery.id)
             return
         try:
-            await self.deliver(delivery.target_arn, delivery.payload, delivery.target)
+            await self.deliver(delivery.target_arn, delivery.payload, delivery.target,
+                               delivery.id)
         except Exception as exc:  # a target's failure is recorded and retried, never fatal
             self.failures += 1
             await asyncio.to_thread(self._failed, delivery, exc)

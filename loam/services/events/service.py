@@ -73,9 +73,10 @@ class EventsService:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
 
-    async def _deliver(self, arn: str, payload: bytes, target: Mapping[str, object]) -> None:
+    async def _deliver(self, arn: str, payload: bytes, target: Mapping[str, object],
+                       delivery_id: str) -> None:
         # Late-bound so the node (or a test) may replace ``self.deliver``.
-        await self.deliver(arn, payload, target)
+        await self.deliver(arn, payload, target, delivery_id)
 
     @property
     def operations(self) -> Mapping[str, Handler]:
