@@ -12,6 +12,7 @@ declares them, so botocore raises the matching exception class.
     ├── UnsupportedMediaTypeException (415)
     ├── ResourceNotFoundException (404)
     ├── ResourceConflictException (409)
+    ├── ResourceInUseException (400)          an event source mapping in transition
     ├── PreconditionFailedException (412)
     ├── RequestTooLargeException (413)
     ├── RequestEntityTooLargeException (413)  what AWS sends for oversized bodies
@@ -40,6 +41,7 @@ __all__ = [
     "RequestEntityTooLargeException",
     "RequestTooLargeException",
     "ResourceConflictException",
+    "ResourceInUseException",
     "ResourceNotFoundException",
     "SandboxUnavailable",
     "TooManyRequestsException",
@@ -151,6 +153,12 @@ class TooManyRequestsException(_UserError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ResourceInUseException(_UserError):
+    code = "ResourceInUseException"
+    status = 400
+    message_key = "Message"
 
 
 class RecursiveInvocationException(_UserError):

@@ -7,6 +7,7 @@ Every failure becomes an AWS error document; internals never leak.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -132,7 +133,9 @@ class LambdaApp:
             queue = self.node.queue.statistics()
             doc = {"status": "ok", "environments": {"idle": stats.idle, "busy": stats.busy},
                    "async": {"accepted": queue.accepted, "processed": queue.processed,
-                             "retried": queue.retried, "dropped": queue.dropped}}
+                             "retried": queue.retried, "dropped": queue.dropped},
+                   "event_sources": dataclasses.asdict(self.node.sqs_source.statistics()),
+                   "recursive_loops_stopped": self.node.invoker.recursions_stopped}
             return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
         if path.startswith("/_loam/code/") and method == "GET":
             digest = path.removeprefix("/_loam/code/")

@@ -34,13 +34,14 @@ from loam.errors import (
     InvalidParameterValueException,
     LoamError,
     ResourceConflictException,
+    ResourceInUseException,
     ResourceNotFoundException,
 )
 from loam.services.events import InvalidEventPatternError, compile_pattern
 from loam.store import RecordExists
 from loam.store.sql import Database
 
-__all__ = ["EventSourceMappings", "QueueDirectory", "ResourceInUseException"]
+__all__ = ["EventSourceMappings", "QueueDirectory"]
 
 PAGE_LIMIT = 100
 _SCHEMA = """
@@ -56,12 +57,6 @@ CREATE TABLE IF NOT EXISTS esm_mappings (
 CREATE UNIQUE INDEX IF NOT EXISTS esm_mappings_pair ON esm_mappings (source_arn, function_arn);
 """
 _COLUMNS = "document"
-
-
-class ResourceInUseException(LoamError):
-    code = "ResourceInUseException"
-    status = 400
-    error_type = "User"
 
 
 class QueueDirectory(Protocol):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from loam.control.event_source_models import EventSourceMapping, settled
-from loam.control.event_sources import ResourceInUseException
 from loam.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
+    ResourceInUseException,
     ResourceNotFoundException,
 )
 from tests.unit.test_event_source_fakes import (
