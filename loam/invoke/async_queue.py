@@ -16,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -38,6 +39,21 @@ FUNCTION_ERROR_DELAYS_S = (60.0, 120.0)
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
 IDLE_POLL_S = 1.0
+# While the event loop is saturated (a callback waits longer than this to run), the
+# worker keeps at most BUSY_CONCURRENCY events in flight: accepting requests comes
+# before running queued events, which catch up when the loop has room.
+BUSY_LAG_S = 0.002
+BUSY_CONCURRENCY = 1
+
+
+async def _loop_lag() -> float:
+    """How long a callback scheduled now waits to run: the event loop's backlog."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    ran: asyncio.Future[None] = loop.create_future()
+    loop.call_soon(ran.set_result, None)
+    await ran
+    return loop.time() - start
 
 
 class Outcome(Enum):
@@ -150,6 +166,8 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepted = self._processed = self._retried = self._dropped = 0
+        self._busy = False
+        self._leased: collections.deque[AsyncEventRecord] = collections.deque()
 
     # -- accepting ------------------------------------------------------------
 
@@ -173,6 +191,7 @@ class AsyncQueue:
         try:
             while True:
                 try:
+                    self._busy = await _loop_lag() > BUSY_LAG_S
                     started = await self.start_due()
                 except Exception:  # supervisor loop: record and try again
                     log.exception("async queue: claiming events failed")
@@ -187,18 +206,24 @@ class AsyncQueue:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def start_due(self) -> int:
-        """Lease due events (as many as there is room for) and start processing them."""
-        room = self.concurrency - len(self._tasks)
+        """Start processing due events, as many as there is room for; leases are taken
+        ``concurrency`` at a time (one store round trip), the rest kept for later."""
+        limit = min(self.concurrency, BUSY_CONCURRENCY) if self._busy else self.concurrency
+        room = limit - len(self._tasks)
         if room <= 0:
             return 0
-        now = self.clock.time()
-        records = await asyncio.to_thread(self.store.claim_events, now, now + self.lease_s,
-                                          room)
-        for record in records:
+        if not self._leased:
+            now = self.clock.time()
+            self._leased.extend(await asyncio.to_thread(
+                self.store.claim_events, now, now + self.lease_s, self.concurrency))
+        started = 0
+        while self._leased and started < room:
+            record = self._leased.popleft()
             task = asyncio.create_task(self._process(record), name=f"async-{record.id}")
             self._tasks.add(task)
             task.add_done_callback(self._finished)
-        return len(records)
+            started += 1
+        return started
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
