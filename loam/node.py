@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from loam.auth import Authenticator
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
 from loam.control.aliases import AliasService
@@ -28,6 +29,7 @@ from loam.control.event_invoke import EventInvokeConfigs
 from loam.control.event_sources import EventSourceMappings
 from loam.control.functions import FunctionService
 from loam.control.names import Arns
+from loam.control.permissions import Permissions
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
 from loam.control.versions import VersionService
 from loam.errors import LoamError
@@ -39,6 +41,7 @@ from loam.invoke.sqs_source import SqsEventSource
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
+from loam.services.apigateway import ApiGatewayService
 from loam.services.base import EmbeddedService
 from loam.services.events.service import EventsService
 from loam.services.sqs import SqsService
@@ -104,7 +107,12 @@ class Node:
                               settings.base_url)
         self.events = EventsService(self.database, self.clock, settings.region,
                                     settings.account_id, self._deliver_event)
-        self.services: dict[str, EmbeddedService] = {"sqs": self.sqs, "events": self.events}
+        self.apigateway = ApiGatewayService(self.database, self.clock, settings.region,
+                                            settings.account_id, settings.base_url)
+        self.services: dict[str, EmbeddedService] = {
+            "sqs": self.sqs, "events": self.events, "apigatewayv2": self.apigateway}
+        self.permissions = Permissions(self.functions, self.arns, self.clock)
+        self.auth = Authenticator(self.database, self.clock, data, settings.dev_mode)
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)
         self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)

@@ -23,7 +23,11 @@ from loam.api.model import RouteTable, service_model
 from loam.api.rest_json import error_response, parse_request, serialize_response
 from loam.api.service_calls import ServiceCalls
 from loam.api.validation import validate
+from loam.auth import HttpRequest
 from loam.errors import LoamError, RequestEntityTooLargeException, ValidationException
+from loam.http.execute_api import ExecuteApiFront
+from loam.http.front import HttpFront
+from loam.http.function_urls import FunctionUrlFront
 from loam.invoke.lineage import incoming_trace
 from loam.node import Node
 from loam.store import StoreError
@@ -57,7 +61,9 @@ class LambdaApp:
         self.node = node
         self.model = service_model("lambda")
         self.routes = RouteTable(self.model)
-        self.service_calls = ServiceCalls(node.services)
+        self.service_calls = ServiceCalls(node.services, node.auth.check)
+        # HTTP triggers look at every request first (by Host or path prefix).
+        self.fronts: list[HttpFront] = [FunctionUrlFront(node), ExecuteApiFront(node)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -65,6 +71,9 @@ class LambdaApp:
             return
         if scope["type"] != "http":
             return
+        for front in self.fronts:
+            if await front.handle(scope, receive, send):
+                return
         try:
             status, headers, payload = await self._handle(scope, receive)
         except LoamError as exc:
@@ -92,20 +101,28 @@ class LambdaApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming_trace.set(headers.get("x-amzn-trace-id"))
         target = headers.get("x-amz-target")
+        raw_query_text = raw_query.decode("latin-1")
         if target is not None and self.service_calls.owns_target(target):
-            return await self.service_calls.json_call(target, await _read_body(receive, target))
+            body = await _read_body(receive, target)
+            return await self.service_calls.json_call(
+                target, HttpRequest(method, path, raw_query_text, headers, body))
         if path.startswith("/_loam/"):
             await _read_body(receive, "loam")
             return self._loam_endpoint(method, path, query)
         flat = {k: v[0] for k, v in query.items()}
         matched = self.routes.match(method, path, flat)
         body = await _read_body(receive, matched[0].name if matched else "unknown")
+        request = HttpRequest(method, path, raw_query_text, headers, body)
         if matched is None:
+            answer = await self.service_calls.rest_call(request, query)
+            if answer is not None:
+                return answer
             form = _query_form(flat, headers, body)
             if "Action" in form:
-                return await self.service_calls.query_call(form, headers.get("authorization", ""))
+                return await self.service_calls.query_call(form, request)
             raise UnknownOperation(f"No operation matches {method} {path}")
         op, path_params = matched
+        self.node.auth.check(request, "lambda")
         handler = OPERATIONS.get(op.name)
         if handler is None:
             raise NotImplementedOperation(f"loam does not implement {op.name} yet.")

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from loam.api.rest_json import from_json, load_json
+from loam.api.rest_json import from_json, json_members, load_json
 from loam.errors import InvalidRequestContentException, LoamError
 from loam.services.base import ServiceError
 
@@ -58,9 +58,8 @@ def error_response(error: LoamError, model: ServiceModel) -> tuple[int, dict[str
 def _encode(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        members = shape.members  # type: ignore[attr-defined, unused-ignore]
-        return {k: _encode(members[k], v) for k, v in value.items()
-                if k in members and v is not None}
+        return {key: _encode(member, value[name])
+                for name, key, member in json_members(shape) if value.get(name) is not None}
     if kind == "list":
         return [_encode(shape.member, v) for v in value]  # type: ignore[attr-defined, unused-ignore]
     if kind == "map":

@@ -12,6 +12,8 @@ from typing import Any
 
 from loam.api import eventstream
 from loam.api.event_source_ops import EVENT_SOURCE_OPERATIONS
+from loam.api.function_url_ops import FUNCTION_URL_OPERATIONS
+from loam.api.permission_ops import PERMISSION_OPERATIONS
 from loam.api.rest_json import load_json
 from loam.errors import LoamError
 from loam.invoke.service import SYNC_PAYLOAD_LIMIT, StreamEnd
@@ -310,4 +312,6 @@ OPERATIONS: dict[str, Handler] = {
     "GetLayerVersionPolicy": get_layer_version_policy,
     "RemoveLayerVersionPermission": remove_layer_version_permission,
     **EVENT_SOURCE_OPERATIONS,
+    **FUNCTION_URL_OPERATIONS,
+    **PERMISSION_OPERATIONS,
 }

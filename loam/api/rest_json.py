@@ -18,7 +18,8 @@ from botocore.model import OperationModel, Shape
 
 from loam.errors import InvalidRequestContentException, LoamError, ValidationException
 
-__all__ = ["error_response", "from_json", "load_json", "parse_request", "serialize_response"]
+__all__ = ["error_response", "from_json", "json_members", "load_json", "parse_request",
+           "serialize_response"]
 
 _JSON_TYPES: dict[str, str] = {
     "string": "String",
@@ -87,8 +88,9 @@ def parse_request(
                 "Could not parse request body into json: expected a JSON object"
             )
         for name, member in body_members.items():
-            if name in doc and doc[name] is not None:
-                params[name] = from_json(member, doc[name], name)
+            wire = member.serialization.get("name", name)
+            if doc.get(wire) is not None:
+                params[name] = from_json(member, doc[wire], name)
     return params
 
 
@@ -140,9 +142,9 @@ def _convert(shape: Shape, value: Any) -> Any:
     if kind == "structure":
         if not isinstance(value, dict):
             raise _BadContent("expected an object")
-        members = shape.members  # type: ignore[attr-defined, unused-ignore]
         return {
-            k: _convert(members[k], v) for k, v in value.items() if k in members and v is not None
+            name: _convert(member, value[key])
+            for name, key, member in json_members(shape) if value.get(key) is not None
         }
     if kind == "list":
         if not isinstance(value, list):
@@ -223,7 +225,7 @@ def serialize_response(
         elif name == payload_name:
             body = json.dumps(_to_json(member, value)).encode()
         else:
-            doc[name] = _to_json(member, value)
+            doc[wire] = _to_json(member, value)
     if status in _NO_CONTENT:
         return status, headers, b""
     if payload_name is None:
@@ -232,12 +234,20 @@ def serialize_response(
     return status, headers, body
 
 
+def json_members(shape: Shape) -> list[tuple[str, str, Shape]]:
+    """``(member name, JSON key, shape)`` of a structure: the key is the member's
+    ``locationName`` where the model gives one (apigatewayv2's ``apiId``)."""
+    members = shape.members  # type: ignore[attr-defined, unused-ignore]
+    return [(name, member.serialization.get("name", name), member)
+            for name, member in members.items()]
+
+
 def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        members = shape.members  # type: ignore[attr-defined, unused-ignore]
         return {
-            k: _to_json(members[k], v) for k, v in value.items() if k in members and v is not None
+            key: _to_json(member, value[name])
+            for name, key, member in json_members(shape) if value.get(name) is not None
         }
     if kind == "list":
         return [_to_json(shape.member, v) for v in value]  # type: ignore[attr-defined, unused-ignore]

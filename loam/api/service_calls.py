@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from loam.api import json_protocol, query_protocol
-from loam.api.model import service_model
+from loam.api import json_protocol, query_protocol, rest_json
+from loam.api.model import RouteTable, service_model
 from loam.api.validation import validate
+from loam.auth import HttpRequest
 from loam.errors import LoamError, ValidationException
 from loam.services.base import EmbeddedService, ServiceError
 
 __all__ = ["ServiceCalls"]
 
 Response = tuple[int, dict[str, str], bytes]
+# Checks a request's signature for a service; raises the AWS error it answers.
+Authenticate = Callable[[HttpRequest, str], None]
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
 _QUERY_DEFAULT = "sqs"
@@ -48,20 +51,26 @@ class InvalidParameterValue(ServiceError):
 
 
 class ServiceCalls:
-    def __init__(self, services: Mapping[str, EmbeddedService]) -> None:
+    def __init__(self, services: Mapping[str, EmbeddedService],
+                 authenticate: Authenticate = lambda request, service: None) -> None:
         self._services = dict(services)
+        self._authenticate = authenticate
         self._models = {name: service_model(name) for name in services}
         self._by_target = {str(m.metadata["targetPrefix"]): name
                            for name, m in self._models.items() if "targetPrefix" in m.metadata}
+        self._rest = {name: RouteTable(m) for name, m in self._models.items()
+                      if m.protocol == "rest-json"}
 
     def owns_target(self, target: str) -> bool:
         return target.partition(".")[0] in self._by_target
 
-    async def json_call(self, target: str, body: bytes) -> Response:
+    async def json_call(self, target: str, request: HttpRequest) -> Response:
         prefix, _, operation = target.partition(".")
         name = self._by_target[prefix]
         model = self._models[name]
+        body = request.body
         try:
+            self._authenticate(request, name)
             op = _operation(model, operation)
             params = json_protocol.parse_request(op, body)
             output = await self._call(name, op, params)
@@ -70,13 +79,14 @@ class ServiceCalls:
         headers = {"Content-Type": json_protocol.content_type(model)}
         return 200, headers, json_protocol.serialize_response(op, output)
 
-    async def query_call(self, form: Mapping[str, str], authorization: str) -> Response:
-        scope = _SCOPE.search(authorization)
+    async def query_call(self, form: Mapping[str, str], request: HttpRequest) -> Response:
+        scope = _SCOPE.search(request.headers.get("authorization", ""))
         name = scope.group(1) if scope and scope.group(1) in self._services else _QUERY_DEFAULT
         model = self._models[name]
         names = query_protocol.QueryNames.of(name)
         request_id = str(uuid.uuid4())
         try:
+            self._authenticate(request, name)
             op = _operation(model, form.get("Action", ""))
             params = query_protocol.parse_request(op, form, names)
             output = await self._call(name, op, params)
@@ -87,6 +97,26 @@ class ServiceCalls:
             body = query_protocol.serialize_response(op, output, names, request_id)
         headers["x-amzn-RequestId"] = request_id
         return status, headers, body
+
+    async def rest_call(self, request: HttpRequest,
+                        query: Mapping[str, list[str]]) -> Response | None:
+        """A REST-JSON service's operation (API Gateway v2's ``/v2/apis``…); None when no
+        service has a route for the request."""
+        flat = {k: v[0] for k, v in query.items()}
+        for name, routes in self._rest.items():
+            matched = routes.match(request.method, request.raw_path, flat)
+            if matched is None:
+                continue
+            op, path_params = matched
+            try:
+                self._authenticate(request, name)
+                params = rest_json.parse_request(op, path_params, query, request.headers,
+                                                 request.body)
+                output = await self._call(name, op, params)
+            except LoamError as exc:
+                return rest_json.error_response(exc)
+            return rest_json.serialize_response(op, output)
+        return None
 
     async def _call(self, name: str, op: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
         handler = self._services[name].operations.get(op.name)

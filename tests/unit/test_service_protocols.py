@@ -17,6 +17,7 @@ from botocore.model import ServiceModel
 
 from loam.api.model import service_model
 from loam.api.service_calls import ServiceCalls
+from loam.auth import HttpRequest
 from loam.services.base import Handler, ServiceError
 
 # The query-era SQS model (what the aws CLI v2 Debian ships uses); absent elsewhere.
@@ -83,6 +84,10 @@ BATCH = {
 }
 
 
+def _request(body: bytes) -> HttpRequest:
+    return HttpRequest("POST", "/", "", {}, body)
+
+
 def _calls() -> tuple[ServiceCalls, FakeService]:
     fake = FakeService("sqs", ANSWERS)
     return ServiceCalls({"sqs": fake}), fake
@@ -102,7 +107,7 @@ def _json_round_trip(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], F
         params, model.operation_model(op))
     calls, fake = _calls()
     target = request["headers"]["X-Amz-Target"]
-    status, headers, body = asyncio.run(calls.json_call(target, request["body"]))
+    status, headers, body = asyncio.run(calls.json_call(target, _request(request["body"])))
     return _parse(model, op, status, headers, body), fake
 
 
@@ -129,7 +134,7 @@ def test_json_error_names_the_shape_and_the_query_code() -> None:
 def test_json_missing_required_parameter_is_refused_before_the_handler() -> None:
     calls, fake = _calls()
     status, headers, body = asyncio.run(
-        calls.json_call("AmazonSQS.ReceiveMessage", json.dumps({}).encode()))
+        calls.json_call("AmazonSQS.ReceiveMessage", _request(json.dumps({}).encode())))
     assert status == 400
     assert json.loads(body)["__type"] == "MissingParameter"
     assert headers["x-amzn-query-error"] == "MissingParameter;Sender"
@@ -138,7 +143,7 @@ def test_json_missing_required_parameter_is_refused_before_the_handler() -> None
 
 def test_json_unknown_operation() -> None:
     calls, _ = _calls()
-    status, _, body = asyncio.run(calls.json_call("AmazonSQS.Nonsense", b"{}"))
+    status, _, body = asyncio.run(calls.json_call("AmazonSQS.Nonsense", _request(b"{}")))
     assert status == 400
     assert json.loads(body)["__type"] == "UnknownOperationException"
 
@@ -152,7 +157,7 @@ def test_json_timestamps_arrive_as_datetimes() -> None:
     request = serialize.create_serializer("json").serialize_to_request(
         params, model.operation_model("PutEvents"))
     status, _, _ = asyncio.run(calls.json_call(request["headers"]["X-Amz-Target"],
-                                               request["body"]))
+                                               _request(request["body"])))
     assert status == 200
     assert fake.received[0][1]["Entries"][0]["Time"] == when
 
@@ -171,7 +176,8 @@ def _query_round_trip(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], 
                           else _encode(request["body"]), keep_blank_values=True))
     calls, fake = _calls()
     auth = "AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/sqs/aws4_request, Sig=x"
-    status, headers, body = asyncio.run(calls.query_call(form, auth))
+    status, headers, body = asyncio.run(calls.query_call(
+        form, HttpRequest("POST", "/", "", {"authorization": auth}, b"")))
     return _parse(model, op, status, headers, body), fake
 
 
