@@ -102,7 +102,7 @@ class EventIngest:
             self.events_matched += 1
             rule_arn = self.arns.rule(rule.bus, rule.name)
             context = RenderContext(event, rule_arn, rule.name, format_time(now))
-            out.extend(new_delivery(t.document, render(t.document, context), now)
+            out.extend(new_delivery(t.document, render(t.document, context), now, rule_arn)
                        for t in targets)
         return out
 

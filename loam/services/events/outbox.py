@@ -52,9 +52,14 @@ _SUPPORTED = re.compile(
 _SEQUENCE = itertools.count()
 
 
-def new_delivery(target: Mapping[str, Any], payload: bytes, now: float) -> Delivery:
-    """A delivery whose id orders after every earlier one from this process."""
+def new_delivery(target: Mapping[str, Any], payload: bytes, now: float,
+                 rule_arn: str | None = None) -> Delivery:
+    """A delivery whose id orders after every earlier one from this process. The rule
+    that sent it rides along in the target as ``RuleArn`` (the invoked function's
+    resource policy is checked against it)."""
     delivery_id = f"{now:017.6f}-{next(_SEQUENCE):010d}-{uuid.uuid4().hex[:12]}"
+    if rule_arn is not None:
+        target = {**target, "RuleArn": rule_arn}
     return Delivery(delivery_id, str(target["Arn"]), payload, target, now, 0)
 
 

@@ -118,7 +118,8 @@ class ScheduleRunner:
         rule_arn = self.arns.rule(rule.bus, rule.name)
         event = scheduled_event(rule_arn, self.arns.account_id, self.arns.region, fire_time)
         context = RenderContext(event, rule_arn, rule.name, format_time(now))
-        return [new_delivery(t.document, render(t.document, context), now) for t in targets]
+        return [new_delivery(t.document, render(t.document, context), now, rule_arn)
+                for t in targets]
 
     def _commit(self, rule: Rule, now: float, rows: Sequence[Delivery]) -> None:
         with self.store.database.transaction() as tx:
