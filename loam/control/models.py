@@ -15,7 +15,8 @@ from typing import Any
 
 from loam.store import AliasRecord, FunctionRecord
 
-__all__ = ["Alias", "EventInvokeSettings", "FunctionState", "aws_timestamp", "new_revision"]
+__all__ = ["Alias", "EventInvokeSettings", "FunctionState", "FunctionUrlSettings", "aws_timestamp",
+           "new_revision"]
 
 
 def aws_timestamp(epoch: float) -> str:
@@ -37,6 +38,18 @@ class EventInvokeSettings:
     on_success: str | None = None
     on_failure: str | None = None
     last_modified: float = 0.0  # epoch seconds, as the API reports it
+
+
+@dataclass(frozen=True)
+class FunctionUrlSettings:
+    """One qualifier's function URL configuration (``loam.control.function_urls``)."""
+
+    url_id: str
+    auth_type: str
+    invoke_mode: str = "BUFFERED"
+    cors: dict[str, Any] | None = None  # AWS's Cors document, as configured
+    created: float = 0.0  # epoch seconds
+    modified: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ class FunctionState:
     event_invoke: dict[str, EventInvokeSettings] = field(default_factory=dict)
     # On $LATEST: PutFunctionRecursionConfig's RecursiveLoop ("Allow" | "Terminate").
     recursive_loop: str = "Terminate"
+    # On $LATEST: function URL configurations per qualifier ($LATEST or an alias).
+    function_urls: dict[str, FunctionUrlSettings] = field(default_factory=dict)
     # On $LATEST: the number of the last version published (numbers are never reused).
     last_published: int = 0
     # Referenced layer versions, in order: (version ARN, blob digest, zipped, unzipped size).
@@ -122,6 +137,8 @@ class FunctionState:
                                  for q, (n, t) in values.get("provisioned", {}).items()}
         values["event_invoke"] = {q: EventInvokeSettings(**c)
                                   for q, c in values.get("event_invoke", {}).items()}
+        values["function_urls"] = {q: FunctionUrlSettings(**c)
+                                   for q, c in values.get("function_urls", {}).items()}
         return cls(**values)
 
     @property
