@@ -87,6 +87,9 @@ class FunctionState:
     event_invoke: dict[str, EventInvokeSettings] = field(default_factory=dict)
     # On $LATEST: PutFunctionRecursionConfig's RecursiveLoop ("Allow" | "Terminate").
     recursive_loop: str = "Terminate"
+    # On $LATEST: resource-based policy statements per qualifier ("$LATEST" is the
+    # unqualified function's), in AWS's statement shape; never copied to versions.
+    policy: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     # On $LATEST: function URL configurations per qualifier ($LATEST or an alias).
     function_urls: dict[str, FunctionUrlSettings] = field(default_factory=dict)
     # On $LATEST: the number of the last version published (numbers are never reused).
@@ -137,6 +140,7 @@ class FunctionState:
                                  for q, (n, t) in values.get("provisioned", {}).items()}
         values["event_invoke"] = {q: EventInvokeSettings(**c)
                                   for q, c in values.get("event_invoke", {}).items()}
+        values["policy"] = {q: tuple(s) for q, s in values.get("policy", {}).items()}
         values["function_urls"] = {q: FunctionUrlSettings(**c)
                                    for q, c in values.get("function_urls", {}).items()}
         return cls(**values)
