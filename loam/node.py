@@ -28,7 +28,7 @@ from loam.control.concurrency import ReservedConcurrency
 from loam.control.event_invoke import EventInvokeConfigs
 from loam.control.event_sources import EventSourceMappings
 from loam.control.functions import FunctionService
-from loam.control.names import Arns
+from loam.control.names import Arns, parse_function_name
 from loam.control.permissions import Permissions
 from loam.control.provisioned import ProvisionedConcurrency, provisioned_targets
 from loam.control.versions import VersionService
@@ -50,6 +50,11 @@ from loam.store.sql import open_database
 from loam.telemetry.logs import ConsoleLogSink, LogSink
 
 __all__ = ["Node"]
+
+
+class AccessDenied(LoamError):
+    code = "AccessDeniedException"
+    status = 403
 
 log = logging.getLogger("loam")
 
@@ -221,8 +226,17 @@ class Node:
     async def _deliver_event(self, arn: str, payload: bytes, target: Mapping[str, Any],
                              delivery_id: str) -> None:
         """An event bus rule's target: a function gets an Event invocation (durable
-        once enqueued); a queue gets a message."""
+        once enqueued) if its resource policy lets the rule invoke it; a queue gets a
+        message."""
         if ":function:" in arn:
+            ref = parse_function_name(arn)
+            rule = target.get("RuleArn")
+            allowed = await asyncio.to_thread(
+                self.permissions.allows, ref.name, ref.qualifier, "events.amazonaws.com",
+                source_arn=rule, source_account=self.settings.account_id)
+            if not allowed:  # the outbox retries (a permission may be added), then gives up
+                raise AccessDenied(f"the resource policy of {arn} does not allow "
+                                   f"events.amazonaws.com to invoke it for {rule}")
             await self.invoker.invoke(arn, None, "Event", "None", payload)
         elif arn.startswith("arn:aws:sqs:"):
             group = (target.get("SqsParameters") or {}).get("MessageGroupId")
