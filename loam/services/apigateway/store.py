@@ -1,0 +1,120 @@
+"""The ``apigw_*`` tables: APIs and their resources as JSON documents.
+
+Every resource document is what the API returns for it, keyed by the model's
+member names (``RouteId``, ``RouteKey``…), so reads need no mapping. An API's
+routes, integrations, stages, authorizers and deployments live in
+``apigw_resources`` under ``(api_id, kind, resource_id)`` and go with the API.
+Timestamps are stored as epoch seconds and returned as such.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from loam.store.protocol import RecordExists
+from loam.store.sql import Database
+
+__all__ = ["ApiStore", "Document"]
+
+Document = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS apigw_apis (
+    api_id {text_key} PRIMARY KEY,
+    created {real} NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS apigw_resources (
+    api_id {text_key} NOT NULL,
+    kind {text_key} NOT NULL,
+    resource_id {text_key} NOT NULL,
+    unique_key {text_key} NOT NULL,
+    created {real} NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (api_id, kind, resource_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS apigw_resources_unique
+    ON apigw_resources (api_id, kind, unique_key)
+"""
+
+
+class ApiStore:
+    """Thread-safe (the Database serialises); callers run it off the event loop."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._ready = False
+
+    def create_schema(self) -> None:
+        if not self._ready:
+            self.database.schema(_SCHEMA)
+            self._ready = True
+
+    # -- APIs ------------------------------------------------------------------
+
+    def put_api(self, api_id: str, created: float, document: Document,
+                children: Sequence[tuple[str, str, str, Document]] = ()) -> None:
+        """Insert or replace an API (with resources created alongside: quick create)."""
+        with self.database.transaction() as tx:
+            tx.execute(
+                "INSERT INTO apigw_apis (api_id, created, document) VALUES (?, ?, ?) "
+                "ON CONFLICT (api_id) DO UPDATE SET document = excluded.document",
+                (api_id, created, json.dumps(document)))
+            for kind, resource_id, unique_key, doc in children:
+                tx.execute(
+                    "INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, "
+                    "created, document) VALUES (?, ?, ?, ?, ?, ?)",
+                    (api_id, kind, resource_id, unique_key, created, json.dumps(doc)))
+
+    def api(self, api_id: str) -> Document | None:
+        rows = self.database.execute("SELECT document FROM apigw_apis WHERE api_id = ?",
+                                     (api_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def apis(self) -> list[Document]:
+        rows = self.database.execute("SELECT document FROM apigw_apis ORDER BY created, api_id")
+        return [json.loads(row[0]) for row in rows]
+
+    def delete_api(self, api_id: str) -> bool:
+        with self.database.transaction() as tx:
+            tx.execute("DELETE FROM apigw_resources WHERE api_id = ?", (api_id,))
+            return tx.rowcount("DELETE FROM apigw_apis WHERE api_id = ?", (api_id,)) > 0
+
+    # -- an API's resources ----------------------------------------------------
+
+    def insert(self, api_id: str, kind: str, resource_id: str, unique_key: str,
+               created: float, document: Document) -> bool:
+        """False when ``unique_key`` (a route key, a stage name) is taken in the API."""
+        try:
+            self.database.execute(
+                "INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, created, "
+                "document) VALUES (?, ?, ?, ?, ?, ?)",
+                (api_id, kind, resource_id, unique_key, created, json.dumps(document)))
+        except RecordExists:
+            return False
+        return True
+
+    def replace(self, api_id: str, kind: str, resource_id: str, document: Document) -> bool:
+        return self.database.rowcount(
+            "UPDATE apigw_resources SET document = ? "
+            "WHERE api_id = ? AND kind = ? AND resource_id = ?",
+            (json.dumps(document), api_id, kind, resource_id)) > 0
+
+    def get(self, api_id: str, kind: str, resource_id: str) -> Document | None:
+        rows = self.database.execute(
+            "SELECT document FROM apigw_resources "
+            "WHERE api_id = ? AND kind = ? AND resource_id = ?", (api_id, kind, resource_id))
+        return json.loads(rows[0][0]) if rows else None
+
+    def list(self, api_id: str, kind: str) -> list[Document]:
+        rows = self.database.execute(
+            "SELECT document FROM apigw_resources WHERE api_id = ? AND kind = ? "
+            "ORDER BY created, resource_id", (api_id, kind))
+        return [json.loads(row[0]) for row in rows]
+
+    def delete(self, api_id: str, kind: str, resource_id: str) -> bool:
+        return self.database.rowcount(
+            "DELETE FROM apigw_resources WHERE api_id = ? AND kind = ? AND resource_id = ?",
+            (api_id, kind, resource_id)) > 0
