@@ -7,11 +7,16 @@ import importlib.util
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loam.config import DEFAULT_PORT, Settings
 from loam.errors import SandboxUnavailable
 from loam.store import StoreError
+
+if TYPE_CHECKING:
+    from loam.auth.keys import AccessKey
 
 __all__ = ["main"]
 
@@ -29,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.database_url, runtime_registry=args.runtime_registry,
         region=args.region, account_id=args.account_id,
         templates=False if args.no_templates else None,
+        dev_mode=True if args.dev_mode else None,
     )
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -39,6 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (SandboxUnavailable, StoreError, ValueError) as exc:
         print(f"loam: {exc}", file=sys.stderr)
         return 2
+    _announce_access(node.auth.dev_mode, node.auth.first_start_key())
     print(f"loam: serving the Lambda API on {settings.base_url} "
           f"(data in {settings.data_dir}; {_server_stack()})", file=sys.stderr, flush=True)
     # http "auto": httptools (a dependency) when importable, else h11. The
@@ -48,6 +55,50 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(LambdaApp(node), host=settings.host, port=settings.port,
                 log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
                 loop="asyncio", http="auto", proxy_headers=False, access_log=False)
+    return 0
+
+
+def _announce_access(dev_mode: bool, first_key: AccessKey | None) -> None:
+    """Say loudly when requests go unchecked, and show a first key once."""
+    if dev_mode:
+        print("loam: " + "!" * 72 + "\nloam: DEVELOPMENT MODE: requests are NOT authenticated; "
+              "any access key is accepted.\nloam: Set LOAM_DEV_MODE=0 to require SigV4 "
+              "signatures from loam's access keys.\nloam: " + "!" * 72,
+              file=sys.stderr, flush=True)
+    if first_key is not None:
+        print("loam: " + "=" * 72 + "\nloam: created the first access key (shown only now; "
+              "manage keys with `loam keys`):\n"
+              f"loam:   AWS_ACCESS_KEY_ID={first_key.access_key_id}\n"
+              f"loam:   AWS_SECRET_ACCESS_KEY={first_key.secret}\nloam: " + "=" * 72,
+              file=sys.stderr, flush=True)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """``loam keys create|list|delete``: the node's access keys, in its database."""
+    from loam.auth.keys import AccessKeys
+    from loam.clock import SystemClock
+    from loam.store.sql import open_database
+
+    settings = Settings.from_environment(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        database_url=args.database_url)
+    try:
+        database = open_database(settings.database_url, settings.data_dir)
+        keys = AccessKeys(database, SystemClock())
+        if args.action == "create":
+            key = keys.create()
+            print(f"AWS_ACCESS_KEY_ID={key.access_key_id}\nAWS_SECRET_ACCESS_KEY={key.secret}")
+        elif args.action == "list":
+            for key in keys.list():
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.created))
+                print(f"{key.access_key_id}\t{created}")
+        elif not keys.delete(args.access_key_id or ""):
+            print(f"loam: no access key {args.access_key_id}", file=sys.stderr)
+            return 1
+        database.close()
+    except (StoreError, ValueError) as exc:
+        print(f"loam: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -75,9 +126,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="start every environment fresh (no fork from a per-version "
                             "template; also LOAM_TEMPLATES=0)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument("--dev-mode", action="store_true",
+                       help="accept any access key, unsigned requests too (also LOAM_DEV_MODE=1)")
+    keys = sub.add_parser("keys", help="manage the access keys API requests are signed with")
+    keys.add_argument("action", choices=["create", "list", "delete"])
+    keys.add_argument("access_key_id", nargs="?", help="the key to delete")
+    keys.add_argument("--data-dir", default=None, help="data directory (default ./loam-data)")
+    keys.add_argument("--database-url", default=None,
+                      help="'sqlite' (default) or a postgresql:// URL")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "keys":
+        if args.action == "delete" and not args.access_key_id:
+            parser.error("keys delete needs an access key id")
+        return _keys(args)
     return 2
 
 
