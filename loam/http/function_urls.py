@@ -147,23 +147,26 @@ class FunctionUrlFront:
 
     def _authorize(self, scope: Scope, method: str, raw_query: str, headers: dict[str, str],
                    body: bytes, target: FunctionUrlTarget) -> str | None:
-        """The caller's account (None for AuthType NONE); a refusal is a 403."""
-        settings = target.settings
-        account: str | None = None
-        principal = "*"
-        if settings.auth_type == "AWS_IAM":
+        """The caller's account (None for AuthType NONE); a refusal is a 403.
+
+        AuthType NONE needs a resource-policy statement allowing
+        ``lambda:InvokeFunctionUrl`` to ``*`` (AWS's ``FunctionUrlAuthType``
+        condition), as on AWS, where CreateFunctionUrlConfig adds none itself.
+        """
+        if target.settings.auth_type == "AWS_IAM":
             raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
             request = HttpRequest(method, raw_path.split("?")[0], raw_query, headers, body)
             try:
                 self.node.auth.check(request, "lambda-url")
             except LoamError as exc:
                 raise _Refused(FORBIDDEN) from exc
-            account = self.node.settings.account_id
-            principal = account
-        if not self.node.permissions.allows(target.function, target.invoke_qualifier, principal,
-                                            function_url_auth_type=settings.auth_type):
+            # A signer of this account: its identity allows it (loam keeps no IAM
+            # identity policies), as AWS allows a same-account caller.
+            return self.node.settings.account_id
+        if not self.node.permissions.allows(target.function, target.invoke_qualifier, "*",
+                                            function_url_auth_type="NONE"):
             raise _Refused(FORBIDDEN)
-        return account
+        return None
 
     async def _invoke(self, target: FunctionUrlTarget, payload: bytes,
                       trace: str) -> HttpAnswer:
