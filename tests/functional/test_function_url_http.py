@@ -68,9 +68,12 @@ def _allow_public(lam: Any, name: str) -> None:
                        Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE")
 
 
+def _url_id(function_url: str) -> str:
+    return (urlsplit(function_url).hostname or "").split(".")[0]
+
+
 def _prefixed(server: Any, function_url: str, path: str) -> str:
-    uid = urlsplit(function_url).hostname.split(".")[0]  # type: ignore[union-attr]
-    return f"{server.url}/_loam/url/{uid}{path}"
+    return f"{server.url}/_loam/url/{_url_id(function_url)}{path}"
 
 
 def _call(url: str, method: str = "GET", body: bytes | None = None,
@@ -104,8 +107,7 @@ def test_get_with_query_and_cookies(server: Any, echo: dict[str, Any]) -> None:
     assert "cookie" not in event["headers"] and event["headers"]["x-multi"] == "one"
     context = event["requestContext"]
     assert context["accountId"] == "anonymous"
-    assert context["apiId"] == context["domainPrefix"] == urlsplit(echo["FunctionUrl"]).hostname \
-        .split(".")[0]  # type: ignore[union-attr]
+    assert context["apiId"] == context["domainPrefix"] == _url_id(echo["FunctionUrl"])
     assert context["http"]["method"] == "GET" and context["http"]["sourceIp"] == "127.0.0.1"
     assert context["requestId"] == headers["x-amzn-RequestId"]
     assert "body" not in event and event["isBase64Encoded"] is False
@@ -195,7 +197,7 @@ def test_streaming_first_chunk_before_the_end(lam: Any, server: Any) -> None:
     _allow_public(lam, name)
     config = lam.create_function_url_config(FunctionName=name, AuthType="NONE",
                                             InvokeMode="RESPONSE_STREAM")
-    uid = urlsplit(config["FunctionUrl"]).hostname.split(".")[0]  # type: ignore[union-attr]
+    uid = _url_id(config["FunctionUrl"])
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         started = time.monotonic()
         sock.sendall(f"GET /_loam/url/{uid}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
