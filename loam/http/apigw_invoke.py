@@ -4,7 +4,9 @@ Before each invocation the function's resource policy must let
 ``apigateway.amazonaws.com`` invoke it from the route's source ARN
 (``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{route path}``,
 ``…/{stage}/$default`` for the default route, ``…/authorizers/{id}`` for an
-authorizer); API Gateway answers 500 when it may not. The invocation is
+authorizer); API Gateway answers 500 when it may not. An integration or authorizer
+with a credentials role is invoked with that role (not checked against the
+resource policy; loam does not evaluate roles). The invocation is
 synchronous (``RequestResponse``); a function error is a failure too.
 """
 
@@ -51,11 +53,12 @@ class LambdaIntegrations:
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    async def _invoke(self, function_arn: str, source_arn: str, payload: bytes) -> bytes:
-        """The function's answer; raises ``LoamError`` or ``PermissionError``."""
+    async def _invoke(self, function_arn: str, source_arn: str | None, payload: bytes) -> bytes:
+        """The function's answer; raises ``LoamError`` or ``PermissionError``. No
+        ``source_arn``: invoked with a role's credentials, not by the resource policy."""
         name, qualifier = _name_and_qualifier(function_arn)
-        allowed = await asyncio.to_thread(self.node.permissions.allows, name, qualifier,
-                                          PRINCIPAL, source_arn=source_arn)
+        allowed = source_arn is None or await asyncio.to_thread(
+            self.node.permissions.allows, name, qualifier, PRINCIPAL, source_arn=source_arn)
         if not allowed:
             raise PermissionError(f"{PRINCIPAL} may not invoke {function_arn} from {source_arn}")
         result = await self.node.invoker.invoke(function_arn, None, "RequestResponse", "None",
@@ -71,8 +74,9 @@ class LambdaIntegrations:
         build = event_v2 if version == "2.0" else event_v1
         payload = json.dumps(build(request, facts, authorizer)).encode()
         try:
-            answer = await self._invoke(integration.uri, integration_source_arn(facts, method),
-                                        payload)
+            source = None if integration.credentials_arn else integration_source_arn(facts,
+                                                                                     method)
+            answer = await self._invoke(integration.uri, source, payload)
             return response_v2(answer) if version == "2.0" else response_v1(answer)
         except (LoamError, PermissionError, RuntimeError, MalformedResponse) as exc:
             raise IntegrationFailed(str(exc)) from exc
@@ -82,6 +86,7 @@ class LambdaIntegrations:
         source = (f"arn:aws:execute-api:{settings.region}:{settings.account_id}:{api_id}/"
                   f"authorizers/{authorizer.authorizer_id}")
         try:
-            return await self._invoke(authorizer.function_arn, source, payload)
+            return await self._invoke(authorizer.function_arn,
+                                      None if authorizer.credentials_arn else source, payload)
         except (LoamError, PermissionError, RuntimeError) as exc:
             raise AuthorizerFailed(str(exc)) from exc

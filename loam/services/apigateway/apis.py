@@ -73,7 +73,8 @@ class ApiOperations:
     def _quick_create(self, params: dict[str, Any],
                       now: str) -> list[tuple[str, str, str, Document]]:
         integration = {"IntegrationType": "AWS_PROXY", "IntegrationUri": params["Target"],
-                       "PayloadFormatVersion": "2.0"}
+                       "PayloadFormatVersion": "2.0",
+                       "CredentialsArn": params.get("CredentialsArn")}
         check_integration(integration)
         route_key = params.get("RouteKey") or "$default"
         check_route_key(route_key)

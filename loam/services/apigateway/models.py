@@ -71,11 +71,14 @@ class Integration:
     integration_type: str
     uri: str
     payload_format_version: str
+    # A role API Gateway assumes to invoke: the function's resource policy is not asked.
+    credentials_arn: str | None = None
 
     @staticmethod
     def of(doc: Mapping[str, Any]) -> Integration:
         return Integration(doc["IntegrationId"], doc["IntegrationType"],
-                           doc.get("IntegrationUri", ""), doc.get("PayloadFormatVersion", "2.0"))
+                           doc.get("IntegrationUri", ""), doc.get("PayloadFormatVersion", "2.0"),
+                           doc.get("CredentialsArn"))
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Authorizer:
     simple_responses: bool
     identity_source: tuple[str, ...]
     ttl_seconds: int
+    credentials_arn: str | None = None
 
     @staticmethod
     def of(doc: Mapping[str, Any]) -> Authorizer:
@@ -109,7 +113,7 @@ class Authorizer:
             function_of_authorizer_uri(doc.get("AuthorizerUri", "")) or "",
             doc.get("AuthorizerPayloadFormatVersion", "2.0"),
             bool(doc.get("EnableSimpleResponses")), tuple(doc.get("IdentitySource") or ()),
-            int(doc.get("AuthorizerResultTtlInSeconds", 0)))
+            int(doc.get("AuthorizerResultTtlInSeconds", 0)), doc.get("AuthorizerCredentialsArn"))
 
 
 @dataclass(frozen=True)
