@@ -82,6 +82,7 @@ class AliasService:
         function = self._function(function_name)
         if not self.store.delete_alias(function, name):
             raise ResourceNotFoundException(f"Alias not found: {self._arn(function, name)}")
+        self.functions.forget_qualifier(function, name)
 
     def list_aliases(self, function_name: str, version: str | None, marker: str | None,
              max_items: int | None) -> dict[str, Any]:

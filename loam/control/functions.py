@@ -360,11 +360,25 @@ class FunctionService:
             self._load(ref)
             self._check_unreferenced(ref.name, ref.qualifier)
             self.store.delete_version(ref.name, ref.qualifier)
+            self.forget_qualifier(ref.name, ref.qualifier)
         elif not self.store.delete_function(ref.name):
             raise ResourceNotFoundException(
                 f"Function not found: {self.arns.function(ref.name)}"
             )
         self.on_change(ref.name)
+
+    def forget_qualifier(self, name: str, qualifier: str) -> None:
+        """Drop the settings kept on ``$LATEST`` for a deleted version or alias (its
+        event-invoke settings, provisioned concurrency, resource policy and function URL),
+        as AWS deletes them with it."""
+        def drop(fn: FunctionState) -> FunctionState:
+            return fn.evolve(
+                event_invoke={q: v for q, v in fn.event_invoke.items() if q != qualifier},
+                provisioned={q: v for q, v in fn.provisioned.items() if q != qualifier},
+                policy={q: v for q, v in fn.policy.items() if q != qualifier},
+                function_urls={q: v for q, v in fn.function_urls.items() if q != qualifier})
+        with contextlib.suppress(ResourceNotFoundException):
+            self.change_latest(name, drop)
 
     def _check_unreferenced(self, name: str, version: str) -> None:
         aliases = [a.name for a in map(Alias.from_record, self.store.list_aliases(name))
@@ -418,7 +432,8 @@ class FunctionService:
         """``Publish=true``: snapshot ``$LATEST`` as its next version, settled by ``_prepare``."""
         version = latest.evolve(version=str(latest.last_published), last_published=0,
                                 reserved_concurrency=None, provisioned={},
-                                event_invoke={}, revision_id=new_revision())
+                                event_invoke={}, policy={}, function_urls={},
+                                revision_id=new_revision())
         self.store.create_function(version.to_record())
         return version
 

@@ -116,6 +116,6 @@ class VersionService:
             revision_id=new_revision(),
             reserved_concurrency=None,
             provisioned={},
-            event_invoke={},
+            event_invoke={}, policy={}, function_urls={},
             last_published=0,
         )
