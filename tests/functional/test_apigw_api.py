@@ -3,7 +3,11 @@ deployments and authorizers round trip, and API Gateway's refusals."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +144,37 @@ def test_refusals(apigw: Any) -> None:
     with pytest.raises(ClientError) as exc:
         apigw.get_routes(ApiId="nosuchapi0")
     assert _code(exc) == ("NotFoundException", 404)
+
+
+AWS_CLI = Path("/usr/bin/aws")
+
+
+@pytest.mark.skipif(not AWS_CLI.exists(), reason="/usr/bin/aws is not installed")
+def test_aws_cli_flow(server: Server, tmp_path: Path) -> None:
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
+               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(tmp_path / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"), AWS_PAGER="")
+
+    def aws(*args: str) -> Any:
+        done = subprocess.run([str(AWS_CLI), "--endpoint-url", server.url, "--output", "json",
+                               "apigatewayv2", *args], capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    api = aws("create-api", "--name", unique_name("cli"), "--protocol-type", "HTTP",
+              "--target", FN)
+    api_id = api["ApiId"]
+    assert api["ApiEndpoint"].startswith(f"http://{api_id}.execute-api.")
+    integration = aws("create-integration", "--api-id", api_id, "--integration-type",
+                      "AWS_PROXY", "--integration-uri", FN, "--payload-format-version", "1.0")
+    aws("create-route", "--api-id", api_id, "--route-key", "GET /cli/{id}",
+        "--target", f"integrations/{integration['IntegrationId']}")
+    aws("create-stage", "--api-id", api_id, "--stage-name", "test")
+    deployment = aws("create-deployment", "--api-id", api_id, "--stage-name", "test")
+    stage = aws("get-stage", "--api-id", api_id, "--stage-name", "test")
+    assert stage["DeploymentId"] == deployment["DeploymentId"]
+    keys = sorted(r["RouteKey"] for r in aws("get-routes", "--api-id", api_id)["Items"])
+    assert keys == ["$default", "GET /cli/{id}"]
+    aws("delete-api", "--api-id", api_id)
+    assert api_id not in [a["ApiId"] for a in aws("get-apis")["Items"]]
