@@ -39,8 +39,9 @@ class Settings:
     # Fork new environments of an initialised version from a template (default;
     # LOAM_TEMPLATES=0 or --no-templates starts every environment fresh).
     templates: bool = field(default_factory=lambda: templates_enabled())
-    # Development mode: any access key is accepted (no SigV4 verification).
-    dev_mode: bool = field(default_factory=lambda: _env("DEV_MODE", "1") not in ("0", ""))
+    # Development mode (LOAM_DEV_MODE=1, --dev-mode): any access key is accepted, unsigned
+    # requests too. Off by default: every API request must be signed with a loam key.
+    dev_mode: bool = field(default_factory=lambda: _env("DEV_MODE", "0") not in ("0", ""))
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,7 +61,7 @@ class Settings:
             "min_free_memory_mb": int(_env("MIN_FREE_MEMORY_MB", "512")),
             "public_url": _env("PUBLIC_URL", ""),
             "templates": templates_enabled(),
-            "dev_mode": _env("DEV_MODE", "1") not in ("0", ""),
+            "dev_mode": _env("DEV_MODE", "0") not in ("0", ""),
         }
         registry = _env("RUNTIME_REGISTRY", "")
         if registry:

@@ -152,7 +152,8 @@ class LambdaApp:
                    "async": {"accepted": queue.accepted, "processed": queue.processed,
                              "retried": queue.retried, "dropped": queue.dropped},
                    "event_sources": dataclasses.asdict(self.node.sqs_source.statistics()),
-                   "recursive_loops_stopped": self.node.invoker.recursions_stopped}
+                   "recursive_loops_stopped": self.node.invoker.recursions_stopped,
+                   "dev_mode": self.node.auth.dev_mode}
             return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
         if path.startswith("/_loam/code/") and method == "GET":
             digest = path.removeprefix("/_loam/code/")

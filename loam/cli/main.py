@@ -62,8 +62,8 @@ def _announce_access(dev_mode: bool, first_key: AccessKey | None) -> None:
     """Say loudly when requests go unchecked, and show a first key once."""
     if dev_mode:
         print("loam: " + "!" * 72 + "\nloam: DEVELOPMENT MODE: requests are NOT authenticated; "
-              "any access key is accepted.\nloam: Set LOAM_DEV_MODE=0 to require SigV4 "
-              "signatures from loam's access keys.\nloam: " + "!" * 72,
+              "any access key is accepted.\nloam: Unset LOAM_DEV_MODE (or drop --dev-mode) to "
+              "require SigV4 signatures from loam's access keys.\nloam: " + "!" * 72,
               file=sys.stderr, flush=True)
     if first_key is not None:
         print("loam: " + "=" * 72 + "\nloam: created the first access key (shown only now; "
