@@ -34,3 +34,4 @@ bench: setup-dev
 	$(PY) -m benchmarks.burst -n 100 500 --runs 2
 	$(PY) -m benchmarks.async_ingest
 	$(PY) -m benchmarks.sqs_source
+	$(PY) -m benchmarks.function_url

@@ -27,6 +27,7 @@ from loam.control.code import CodeCache
 from loam.control.concurrency import ReservedConcurrency
 from loam.control.event_invoke import EventInvokeConfigs
 from loam.control.event_sources import EventSourceMappings
+from loam.control.function_urls import FunctionUrls
 from loam.control.functions import FunctionService
 from loam.control.names import Arns, parse_function_name
 from loam.control.permissions import Permissions
@@ -117,6 +118,8 @@ class Node:
         self.services: dict[str, EmbeddedService] = {
             "sqs": self.sqs, "events": self.events, "apigatewayv2": self.apigateway}
         self.permissions = Permissions(self.functions, self.arns, self.clock)
+        self.function_urls = FunctionUrls(self.functions, self.database, self.clock,
+                                          settings.port)
         self.auth = Authenticator(self.database, self.clock, data, settings.dev_mode)
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)

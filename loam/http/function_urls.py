@@ -55,12 +55,8 @@ THROTTLED = HttpAnswer(429, [_JSON], b'{"Message":"Rate Exceeded."}')
 
 
 def function_urls(node: Node) -> FunctionUrls:
-    """The node's ``FunctionUrls`` (made on first use until the node builds it)."""
-    urls = getattr(node, "function_urls", None)
-    if not isinstance(urls, FunctionUrls):
-        urls = FunctionUrls(node.functions, node.database, node.clock, node.settings.port)
-        node.function_urls = urls  # type: ignore[attr-defined]
-    return urls
+    """The node's ``FunctionUrls``."""
+    return node.function_urls
 
 
 def _too_large(message: str) -> HttpAnswer:
