@@ -117,8 +117,8 @@ def test_an_event_matching_a_rule_invokes_its_function(
     recorder = unique_name("bus-recorder")
     deploy(lam, recorder, {"index.py": RECORDER})
     marker = unique_name("order")
-    events.put_rule(Name=rule, EventPattern=json.dumps(
-        {"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}}))
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(
+        {"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}}))["RuleArn"]
     events.put_targets(Rule=rule, Targets=[
         {"Id": "whole", "Arn": function_arn(recorder)},
         {"Id": "shaped", "Arn": function_arn(recorder), "InputTransformer": {
@@ -133,6 +133,12 @@ def test_an_event_matching_a_rule_invokes_its_function(
     ])
     assert answer["FailedEntryCount"] == 0
     event_id = answer["Entries"][0]["EventId"]
+    # As on AWS, the bus may invoke the function only once its policy allows the rule.
+    time.sleep(1.5)
+    assert _bus_events(server, marker, timeout=0) == []
+    assert f"does not allow events.amazonaws.com to invoke it for {rule_arn}" in server.log()
+    lam.add_permission(FunctionName=recorder, StatementId="bus", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=rule_arn)
     deadline = time.monotonic() + 30
     received = _bus_events(server, marker)
     while len(received) < 2 and time.monotonic() < deadline:
