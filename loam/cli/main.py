@@ -46,8 +46,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"loam: {exc}", file=sys.stderr)
         return 2
     _announce_access(node.auth.dev_mode, node.auth.first_start_key())
-    print(f"loam: serving the Lambda API on {settings.base_url} "
-          f"(data in {settings.data_dir}; {_server_stack()})", file=sys.stderr, flush=True)
+    print("loam: serving Lambda, SQS, EventBridge, API Gateway v2 and HTTP triggers on "
+          f"{settings.base_url} (data in {settings.data_dir}; {_server_stack()})",
+          file=sys.stderr, flush=True)
     # http "auto": httptools (a dependency) when importable, else h11. The
     # loop stays asyncio's: uvloop spawns environments with host descriptors
     # open in them (see docs/performance.md). No proxy-header rewriting and
