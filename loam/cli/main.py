@@ -103,14 +103,34 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client_command(args: argparse.Namespace) -> int:
+    """An API client command: one stderr line and a documented exit code on failure."""
+    from loam.cli.connection import Connection, run_command
+    from loam.cli.output import Output
+
+    return run_command(lambda: int(args.run(args, Connection.from_args(args),
+                                            Output.from_args(args))))
+
+
 def _server_stack() -> str:
     """What serves the API: ``uvicorn, loop=asyncio, http=httptools``."""
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     return f"uvicorn, loop=asyncio, http={http}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loam", description="Lambda On Any Machine")
+EXIT_CODES = """\
+exit codes (client commands): 0 ok, 1 the function returned an error, 2 usage error
+(arguments, credentials, files), 3 AWS API error, 4 connection error.
+Errors print one line: loam: <AWS error code>: <message>"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command: ``serve`` and ``keys`` act on a node; the others are API clients."""
+    from loam.cli import completion, deploy, functions, invoke, logs
+
+    parser = argparse.ArgumentParser(prog="loam", description="Lambda On Any Machine",
+                                     epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run a loam node (API + worker)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -135,7 +155,21 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--data-dir", default=None, help="data directory (default ./loam-data)")
     keys.add_argument("--database-url", default=None,
                       help="'sqlite' (default) or a postgresql:// URL")
+    for module in (functions, deploy, invoke, logs, completion):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "completion":
+        from loam.cli.completion import script
+
+        print(script(parser, args.shell), end="")
+        return 0
+    if hasattr(args, "run"):
+        return _client_command(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "keys":
