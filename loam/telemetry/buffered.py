@@ -1,0 +1,240 @@
+"""A ``LogSink`` that keeps function output durably without slowing invocations.
+
+``emit`` splits nothing and writes nothing: it stamps the text with the
+clock's time (epoch milliseconds; every line of one ``emit`` shares it, and
+events with equal timestamps keep their order) and queues it. A writer thread
+cuts the queued texts into lines (``\\n``-terminated, as CloudWatch stores
+them; a ``\\r`` inside a line stays in it) and hands them to ``write`` in
+batches of at most ``batch_lines`` — one transaction each.
+
+Memory is bounded, with back-pressure instead of loss:
+
+- at most ``capacity`` characters wait in total, and one log group at most
+  ``capacity // 4`` of them, so a function that floods its log slows itself,
+  not the others;
+- a producer past either bound waits (at most ``max_wait_s``) for the writer;
+- after that it is admitted if the total bound still holds; only when even
+  that is exceeded (the store is failing or far behind) is the text dropped —
+  never silently: the drop is counted in ``statistics()``, logged to the
+  console, and a notice line naming how many lines went is written into the
+  stream as soon as the writer can.
+
+A failed write is logged and retried (the batch is kept) until ``close``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from loam.clock import Clock
+from loam.telemetry.logs import LogSink
+
+__all__ = ["BufferedLogSink", "LogLine", "SinkStatistics"]
+
+log = logging.getLogger("loam.telemetry")
+
+CAPACITY_CHARS = 64 << 20
+MAX_WAIT_S = 0.1
+BATCH_LINES = 2_000
+RETRY_S = 1.0
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    group: str
+    stream: str
+    timestamp: int  # epoch milliseconds
+    message: str
+
+
+BatchWriter = Callable[[Sequence[LogLine]], None]
+
+
+@dataclass(frozen=True)
+class SinkStatistics:
+    pending_chars: int
+    lines_written: int
+    batches_written: int
+    producer_waits: int
+    lines_dropped: int
+    write_failures: int
+
+
+@dataclass
+class _Chunk:
+    group: str
+    stream: str
+    timestamp: int
+    text: str
+
+
+class BufferedLogSink:
+    def __init__(self, write: BatchWriter, clock: Clock, *, tee: LogSink | None = None,
+                 capacity: int = CAPACITY_CHARS, max_wait_s: float = MAX_WAIT_S,
+                 batch_lines: int = BATCH_LINES, retry_s: float = RETRY_S) -> None:
+        self._write = write
+        self._clock = clock
+        self._tee = tee
+        self._capacity = capacity
+        self._share = max(1, capacity // 4)
+        self._max_wait_s = max_wait_s
+        self._batch_lines = batch_lines
+        self._retry_s = retry_s
+        self._cond = threading.Condition()
+        self._chunks: collections.deque[_Chunk] = collections.deque()
+        self._pending = 0
+        self._by_group: collections.Counter[str] = collections.Counter()
+        self._dropped: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._written = self._batches = self._waits = self._lost = self._failures = 0
+
+    # -- producers -----------------------------------------------------------------------
+
+    def emit(self, group: str, stream: str, text: str) -> None:
+        if self._tee is not None:
+            self._tee.emit(group, stream, text)
+        if not text:
+            return
+        chunk = _Chunk(group, stream, int(self._clock.time() * 1000), text)
+        size = len(text)
+        with self._cond:
+            if self._must_wait(group, size):
+                self._waits += 1
+                deadline = time.monotonic() + self._max_wait_s
+                while self._must_wait(group, size) and not self._closing:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+            if self._pending and self._pending + size > self._capacity:
+                self._drop(chunk)
+                return
+            self._chunks.append(chunk)
+            self._pending += size
+            self._by_group[group] += size
+            self._cond.notify_all()
+
+    def _must_wait(self, group: str, size: int) -> bool:
+        if not self._pending:
+            return False
+        return (self._pending + size > self._capacity
+                or self._by_group[group] + size > self._share)
+
+    def _drop(self, chunk: _Chunk) -> None:
+        lines = sum(1 for _ in _LINE.finditer(chunk.text))
+        self._dropped[(chunk.group, chunk.stream)] += lines
+        self._lost += lines
+        log.warning("%s %s: %d log lines dropped: the log store is %d characters behind",
+                    chunk.group, chunk.stream, lines, self._pending)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_forever,
+                                            name="loam-log-writer", daemon=True)
+            self._thread.start()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until everything queued is written; True when it was."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._dropped:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (for at most ``timeout`` seconds), then stop."""
+        self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._pending:
+            log.warning("%d characters of function logs were not written before shutdown",
+                        self._pending)
+
+    def statistics(self) -> SinkStatistics:
+        with self._cond:
+            return SinkStatistics(self._pending, self._written, self._batches, self._waits,
+                                  self._lost, self._failures)
+
+    # -- the writer -----------------------------------------------------------------------
+
+    def _write_forever(self) -> None:
+        while True:
+            with self._cond:
+                while not self._chunks and not self._dropped and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                chunk = self._chunks[0] if self._chunks else None
+                notices = self._take_notices()
+            while not self._write_all(notices):
+                pass
+            if chunk is not None:
+                self._write_chunk(chunk)
+                with self._cond:
+                    self._chunks.popleft()
+                    self._cond.notify_all()
+
+    def _take_notices(self) -> list[LogLine]:
+        now = int(self._clock.time() * 1000)
+        notices = [LogLine(group, stream, now, f"[loam] {count} log lines were dropped: the "
+                           "log store could not keep up\n")
+                   for (group, stream), count in self._dropped.items()]
+        self._dropped.clear()
+        return notices
+
+    def _write_chunk(self, chunk: _Chunk) -> None:
+        batch: list[LogLine] = []
+        chars = 0
+        for match in _LINE.finditer(chunk.text):
+            line = match.group()
+            batch.append(LogLine(chunk.group, chunk.stream, chunk.timestamp, line))
+            chars += len(line)
+            if len(batch) >= self._batch_lines:
+                self._commit(batch, chunk.group, chars)
+                batch, chars = [], 0
+        self._commit(batch, chunk.group, chars)
+
+    def _commit(self, batch: list[LogLine], group: str, chars: int) -> None:
+        while not self._write_all(batch):
+            pass
+        with self._cond:
+            self._pending -= chars
+            self._by_group[group] -= chars
+            if self._by_group[group] <= 0:
+                del self._by_group[group]
+            self._cond.notify_all()
+
+    def _write_all(self, batch: list[LogLine]) -> bool:
+        """Write one batch; False (after a pause) when that failed and should be retried,
+        True when it was written or the sink is closing."""
+        if not batch:
+            return True
+        try:
+            self._write(batch)
+        except Exception:  # supervisor loop: record, pause, retry
+            log.exception("writing %d function log lines failed; retrying", len(batch))
+            with self._cond:
+                self._failures += 1
+                self._cond.wait(self._retry_s)
+                return self._closing
+        with self._cond:
+            self._written += len(batch)
+            self._batches += 1
+        return True
