@@ -37,14 +37,17 @@ from loam.errors import LoamError
 from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, RetrySettings
 from loam.invoke.provisioned import Provisioner
-from loam.invoke.service import InvokeService
 from loam.invoke.sqs_source import SqsEventSource
+from loam.metrics import MetricsRecorder
+from loam.metrics.instrumented import InstrumentedInvokeService
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
 from loam.services.apigateway import ApiGatewayService
 from loam.services.base import EmbeddedService
+from loam.services.cloudwatch import CloudWatchService
 from loam.services.events.service import EventsService
+from loam.services.logs import LogsService
 from loam.services.sqs import SqsService
 from loam.store import AsyncEventRecord, BlobStore, open_store
 from loam.store.sql import open_database
@@ -94,9 +97,17 @@ class Node:
         self.admission = Admission(settings.account_concurrency)
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.event_invoke = EventInvokeConfigs(self.functions, self.clock)
-        self.invoker = InvokeService(
-            self.functions, self.pool, self.code, self.runtimes, logs or ConsoleLogSink(),
-            self.clock, settings.region, self.admission,
+        self.database = open_database(settings.database_url, data)
+        # Function logs: kept in the database (the logs API; through a connection of
+        # their own, so their writes never queue behind other services') and shown on
+        # the console.
+        self.function_logs = LogsService(open_database(settings.database_url, data),
+                                         self.clock, settings.region, settings.account_id,
+                                         console=logs or ConsoleLogSink())
+        self.metrics = MetricsRecorder(self.clock)
+        self.invoker = InstrumentedInvokeService(
+            self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
+            self.clock, settings.region, self.admission, recorder=self.metrics,
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,
@@ -108,7 +119,6 @@ class Node:
             self.functions, self.clock, status=self.provisioner.status,
             on_change=self._refresh_reservations,
         )
-        self.database = open_database(settings.database_url, data)
         self.sqs = SqsService(self.database, self.clock, settings.region, settings.account_id,
                               settings.base_url)
         self.events = EventsService(self.database, self.clock, settings.region,
@@ -116,7 +126,8 @@ class Node:
         self.apigateway = ApiGatewayService(self.database, self.clock, settings.region,
                                             settings.account_id, settings.base_url)
         self.services: dict[str, EmbeddedService] = {
-            "sqs": self.sqs, "events": self.events, "apigatewayv2": self.apigateway}
+            "sqs": self.sqs, "events": self.events, "apigatewayv2": self.apigateway,
+            "logs": self.function_logs}
         self.permissions = Permissions(self.functions, self.arns, self.clock)
         self.function_urls = FunctionUrls(self.functions, self.database, self.clock,
                                           settings.port)
@@ -124,6 +135,7 @@ class Node:
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)
         self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)
+        self.services["cloudwatch"] = CloudWatchService(self.metrics, self.clock)
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
