@@ -1,0 +1,72 @@
+"""``GET /metrics`` on the main port: the Prometheus exposition of the node.
+
+Unsigned, as scrapers expect; it names functions and versions and counts
+their invocations, never a payload or a request id.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from loam.http.front import Receive, Scope, Send
+from loam.invoke.admission import AdmissionStatistics
+from loam.invoke.async_queue import QueueStatistics
+from loam.invoke.sqs_source import SqsSourceStatistics
+from loam.metrics.node_gauges import node_families
+from loam.metrics.prometheus import CONTENT_TYPE, exposition, recorder_families
+from loam.metrics.recorder import MetricsRecorder
+from loam.sandbox.pool import PoolStatistics
+
+__all__ = ["MetricsFront", "MetricsSource"]
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _Statistics(Protocol[T_co]):
+    def statistics(self) -> T_co: ...
+
+
+class MetricsSource(Protocol):
+    """What the front reads (the Node has all of it)."""
+
+    @property
+    def metrics(self) -> MetricsRecorder: ...
+    @property
+    def pool(self) -> _Statistics[PoolStatistics]: ...
+    @property
+    def admission(self) -> _Statistics[AdmissionStatistics]: ...
+    @property
+    def queue(self) -> _Statistics[QueueStatistics]: ...
+    @property
+    def sqs_source(self) -> _Statistics[SqsSourceStatistics]: ...
+
+PATH = "/metrics"
+
+
+class MetricsFront:
+    def __init__(self, node: MetricsSource) -> None:
+        self.node = node
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        if scope.get("path") != PATH:
+            return False
+        if scope.get("method") not in ("GET", "HEAD"):
+            await _answer(send, 405, b"", "text/plain; charset=utf-8")
+            return True
+        node = self.node
+        body = exposition([
+            *recorder_families(node.metrics),
+            *node_families(node.pool.statistics(), node.admission.statistics(),
+                           node.queue.statistics(), node.sqs_source.statistics()),
+        ])
+        await _answer(send, 200, b"" if scope["method"] == "HEAD" else body, CONTENT_TYPE)
+        return True
+
+
+async def _answer(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
