@@ -18,12 +18,13 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from loam.api import json_protocol, query_protocol, rest_json
+from loam.api import json_protocol, query_protocol, rest_json, rpcv2_cbor
 from loam.api.model import RouteTable, service_model
 from loam.api.validation import validate
 from loam.auth import HttpRequest
 from loam.errors import LoamError, ValidationException
 from loam.services.base import EmbeddedService, ServiceError
+from loam.services.cloudwatch import errors as cloudwatch_errors
 
 __all__ = ["ServiceCalls"]
 
@@ -60,6 +61,9 @@ class ServiceCalls:
                            for name, m in self._models.items() if "targetPrefix" in m.metadata}
         self._rest = {name: RouteTable(m) for name, m in self._models.items()
                       if m.protocol == "rest-json"}
+        # SigV4 scopes name a service by its signing name (CloudWatch's is "monitoring").
+        self._by_signing_name = {str(m.signing_name): name for name, m in self._models.items()}
+        self._by_signing_name.update({name: name for name in self._models})
 
     def owns_target(self, target: str) -> bool:
         return target.partition(".")[0] in self._by_target
@@ -81,7 +85,8 @@ class ServiceCalls:
 
     async def query_call(self, form: Mapping[str, str], request: HttpRequest) -> Response:
         scope = _SCOPE.search(request.headers.get("authorization", ""))
-        name = scope.group(1) if scope and scope.group(1) in self._services else _QUERY_DEFAULT
+        name = self._by_signing_name.get(scope.group(1), _QUERY_DEFAULT) if scope \
+            else _QUERY_DEFAULT
         model = self._models[name]
         names = query_protocol.QueryNames.of(name)
         request_id = str(uuid.uuid4())
@@ -100,8 +105,12 @@ class ServiceCalls:
 
     async def rest_call(self, request: HttpRequest,
                         query: Mapping[str, list[str]]) -> Response | None:
-        """A REST-JSON service's operation (API Gateway v2's ``/v2/apis``…); None when no
-        service has a route for the request."""
+        """A REST-JSON service's operation (API Gateway v2's ``/v2/apis``…) or a Smithy
+        RPC v2 CBOR call (``/service/<target>/operation/<op>``); None when no service has
+        a route for the request."""
+        rpc = rpcv2_cbor.parse_path(request.raw_path) if request.method == "POST" else None
+        if rpc is not None and rpc[0] in self._by_target:
+            return await self.cbor_call(self._by_target[rpc[0]], rpc[1], request)
         flat = {k: v[0] for k, v in query.items()}
         for name, routes in self._rest.items():
             matched = routes.match(request.method, request.raw_path, flat)
@@ -117,6 +126,17 @@ class ServiceCalls:
                 return rest_json.error_response(exc)
             return rest_json.serialize_response(op, output)
         return None
+
+    async def cbor_call(self, name: str, operation: str, request: HttpRequest) -> Response:
+        model = self._models[name]
+        try:
+            self._authenticate(request, name)
+            op = _operation(model, operation)
+            params = rpcv2_cbor.parse_request(op, request.body)
+            output = await self._call(name, op, params)
+        except LoamError as exc:
+            return rpcv2_cbor.error_response(exc, model)
+        return 200, rpcv2_cbor.headers(), rpcv2_cbor.serialize_response(op, output)
 
     async def _call(self, name: str, op: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
         handler = self._services[name].operations.get(op.name)
@@ -137,11 +157,19 @@ def _operation(model: ServiceModel, name: str) -> OperationModel:
 
 def _invalid(service: str, op: OperationModel, params: dict[str, Any],
              violations: list[str]) -> LoamError:
-    """SQS names a missing or bad parameter its query way; the others validate like Lambda."""
-    if service != "sqs":
+    """SQS and CloudWatch name a missing or bad parameter their query way; the others
+    validate like Lambda."""
+    if service not in _QUERY_STYLE_ERRORS:
         return ValidationException.from_violations(violations)
+    missing, invalid = _QUERY_STYLE_ERRORS[service]
     assert op.input_shape is not None
     for member in op.input_shape.required_members:  # type: ignore[attr-defined, unused-ignore]
         if params.get(member) is None:
-            return MissingParameter(f"The request must contain the parameter {member}.")
-    return InvalidParameterValue(violations[0])
+            return missing(f"The request must contain the parameter {member}.")
+    return invalid(violations[0])
+
+
+_QUERY_STYLE_ERRORS: dict[str, tuple[type[ServiceError], type[ServiceError]]] = {
+    "sqs": (MissingParameter, InvalidParameterValue),
+    "cloudwatch": (cloudwatch_errors.MissingParameter, cloudwatch_errors.InvalidParameterValue),
+}
