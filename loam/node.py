@@ -37,13 +37,15 @@ from loam.errors import LoamError
 from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, RetrySettings
 from loam.invoke.provisioned import Provisioner
-from loam.invoke.service import InvokeService
 from loam.invoke.sqs_source import SqsEventSource
+from loam.metrics import MetricsRecorder
+from loam.metrics.instrumented import InstrumentedInvokeService
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
 from loam.services.apigateway import ApiGatewayService
 from loam.services.base import EmbeddedService
+from loam.services.cloudwatch import CloudWatchService
 from loam.services.events.service import EventsService
 from loam.services.logs import LogsService
 from loam.services.sqs import SqsService
@@ -102,9 +104,10 @@ class Node:
         self.function_logs = LogsService(open_database(settings.database_url, data),
                                          self.clock, settings.region, settings.account_id,
                                          console=logs or ConsoleLogSink())
-        self.invoker = InvokeService(
+        self.metrics = MetricsRecorder(self.clock)
+        self.invoker = InstrumentedInvokeService(
             self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
-            self.clock, settings.region, self.admission,
+            self.clock, settings.region, self.admission, recorder=self.metrics,
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,
@@ -132,6 +135,7 @@ class Node:
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)
         self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)
+        self.services["cloudwatch"] = CloudWatchService(self.metrics, self.clock)
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
