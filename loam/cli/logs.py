@@ -69,7 +69,9 @@ def log_group_name(function: str) -> str:
 def format_event(event: dict[str, Any]) -> str:
     moment = datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, UTC)
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return f"{stamp} {str(event.get('message', '')).rstrip()}"
+    # Lambda's Python runtime joins a traceback's lines with \r (one event): show them
+    message = str(event.get("message", "")).rstrip().replace("\r", "\n")
+    return f"{stamp} {message}"
 
 
 class LogReader:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +183,46 @@ def test_completion_scripts(loam: Loam, tmp_path: Path) -> None:
     assert complete("functions", "list", "--output", "j") == ["json"]
     zsh = loam("completion", "zsh")
     assert zsh.returncode == 0 and zsh.stdout.startswith("autoload -U +X bashcompinit")
+
+
+def test_logs_filter_json_and_follow(loam: Loam, server: Server, tmp_path: Path) -> None:
+    name = unique_name("cli")
+    _deploy(loam, _source(tmp_path / "src", 1), name)
+    assert loam("invoke", name, "--payload", '{"who": "first"}').returncode == 0
+    assert loam("invoke", name, "--payload", '{"fail": true}').returncode == 1
+
+    def lines_until(text: str, *args: str) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            result = loam("logs", name, *args)
+            assert result.returncode == 0, result.stderr
+            if text in result.stdout or time.monotonic() > deadline:
+                return result.stdout.splitlines()
+            time.sleep(0.2)
+
+    lines = lines_until("asked to fail")
+    assert any(line.endswith(" log line for first") for line in lines)
+    assert any("START RequestId:" in line for line in lines)
+    errors = lines_until("asked to fail", "--filter", "ERROR", "--since", "1h", "-o", "json")
+    events = [json.loads(line) for line in errors]
+    assert events and all("ERROR" in event["message"] for event in events)
+    assert {"timestamp", "message", "eventId", "logStreamName"} <= set(events[0])
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOAM_"))}
+    env.update({"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+                "LOAM_ENDPOINT": server.url, "HOME": str(tmp_path)})
+    with subprocess.Popen(
+            [sys.executable, "-m", "loam", "logs", name, "--follow", "--interval", "0.2"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as follower:
+        try:
+            assert loam("invoke", name, "--payload", '{"who": "later"}').returncode == 0
+            assert follower.stdout is not None
+            seen: list[str] = []
+            while not any(line.endswith("log line for later") for line in seen):
+                line = follower.stdout.readline()  # the test's timeout bounds this
+                assert line, f"logs --follow ended: {follower.poll()}"
+                seen.append(line.rstrip("\n"))
+            assert sum(line.endswith("log line for first") for line in seen) == 1
+        finally:
+            follower.terminate()
+            follower.wait(10)

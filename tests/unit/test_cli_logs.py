@@ -65,3 +65,5 @@ def test_follow_prints_each_event_once_across_polls() -> None:
 def test_event_lines() -> None:
     event = {"timestamp": 1_700_000_000_123, "message": "START RequestId: x\n"}
     assert format_event(event) == "2023-11-14T22:13:20.123Z START RequestId: x"
+    error = {"timestamp": 0, "message": "[ERROR] boom\rTraceback:\r  line 1\n"}
+    assert format_event(error) == "1970-01-01T00:00:00.000Z [ERROR] boom\nTraceback:\n  line 1"
