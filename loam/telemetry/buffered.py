@@ -182,22 +182,28 @@ class BufferedLogSink:
                 if self._closing:
                     return
                 chunk = self._chunks[0] if self._chunks else None
-                notices = self._take_notices()
+                counts = dict(self._dropped)  # still counted as dropped until written
+            now = int(self._clock.time() * 1000)
+            notices = [LogLine(group, stream, now, f"[loam] {count} log lines were dropped: "
+                               "the log store could not keep up\n")
+                       for (group, stream), count in counts.items()]
             while not self._write_all(notices):
                 pass
+            self._written_notices(counts)
             if chunk is not None:
                 self._write_chunk(chunk)
                 with self._cond:
                     self._chunks.popleft()
                     self._cond.notify_all()
 
-    def _take_notices(self) -> list[LogLine]:
-        now = int(self._clock.time() * 1000)
-        notices = [LogLine(group, stream, now, f"[loam] {count} log lines were dropped: the "
-                           "log store could not keep up\n")
-                   for (group, stream), count in self._dropped.items()]
-        self._dropped.clear()
-        return notices
+    def _written_notices(self, counts: dict[tuple[str, str], int]) -> None:
+        """The notices for ``counts`` dropped lines are written: stop counting them."""
+        with self._cond:
+            for key, count in counts.items():
+                self._dropped[key] -= count
+                if self._dropped[key] <= 0:
+                    del self._dropped[key]
+            self._cond.notify_all()
 
     def _write_chunk(self, chunk: _Chunk) -> None:
         batch: list[LogLine] = []
