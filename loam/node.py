@@ -37,9 +37,10 @@ from loam.errors import LoamError
 from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, RetrySettings
 from loam.invoke.provisioned import Provisioner
+from loam.invoke.service import InvokeService
 from loam.invoke.sqs_source import SqsEventSource
 from loam.metrics import MetricsRecorder
-from loam.metrics.instrumented import InstrumentedInvokeService
+from loam.metrics.observer import MetricsObserver
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
@@ -105,9 +106,9 @@ class Node:
                                          self.clock, settings.region, settings.account_id,
                                          console=logs or ConsoleLogSink())
         self.metrics = MetricsRecorder(self.clock)
-        self.invoker = InstrumentedInvokeService(
+        self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
-            self.clock, settings.region, self.admission, recorder=self.metrics,
+            self.clock, settings.region, self.admission, MetricsObserver(self.metrics),
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,

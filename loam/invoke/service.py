@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from loam.clock import Clock
@@ -37,6 +38,7 @@ from loam.errors import (
 from loam.invoke.admission import Admission
 from loam.invoke.async_queue import AsyncQueue, Attempt, Outcome
 from loam.invoke.lineage import MAX_DEPTH, continue_trace, incoming_trace
+from loam.invoke.observer import InvocationObserver, NullObserver
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.environment import (
     ChunkSink,
@@ -122,8 +124,10 @@ class InvokeService:
         clock: Clock,
         region: str,
         admission: Admission,
+        observer: InvocationObserver | None = None,
     ) -> None:
         self.functions = functions
+        self.observer: InvocationObserver = observer or NullObserver()
         self.pool = pool
         self.code = code
         self.runtimes = runtimes
@@ -151,6 +155,17 @@ class InvokeService:
     ) -> InvokeResult:
         """``trace``: the X-Amzn-Trace-Id the invocation continues (by default, that of
         the API request being served)."""
+        try:
+            return await self._invoke(function_name, qualifier, invocation_type, log_type,
+                                      payload, client_context, trace)
+        except TooManyRequestsException:
+            self.observer.throttled(function_name, qualifier)
+            raise
+
+    async def _invoke(
+        self, function_name: str, qualifier: str | None, invocation_type: str, log_type: str,
+        payload: bytes, client_context: str | None, trace: str | None,
+    ) -> InvokeResult:
         fn, call = await self._accept(function_name, qualifier, payload, trace)
         if invocation_type == "DryRun":
             return InvokeResult(204)
@@ -170,6 +185,7 @@ class InvokeService:
             if call.recursion_stopped:  # accepted, then not run (DLQ / on-failure)
                 document["recursion_stopped"] = True
             await self.queue.submit(call.request_id, fn.name, payload, document)
+            self.observer.event_accepted(function_name, qualifier)
             return InvokeResult(202, request_id=call.request_id)
         _refuse_recursion(call)
         return await self._run(fn, call, payload, log_type == "Tail", client_context)
@@ -190,7 +206,11 @@ class InvokeService:
             return None
         _refuse_recursion(call)
         admitted = contextlib.ExitStack()
-        admitted.enter_context(self.admission.admit(fn.name, fn.version))
+        try:
+            admitted.enter_context(self.admission.admit(fn.name, fn.version))
+        except TooManyRequestsException:
+            self.observer.throttled(function_name, qualifier)
+            raise
         try:
             spec = await self._cached_spec(fn)
         except BaseException:
@@ -248,6 +268,7 @@ class InvokeService:
 
     async def run_event(self, record: AsyncEventRecord) -> Attempt:
         """One attempt at a queued Event invocation (the queue's runner)."""
+        self.observer.event_started(record)
         doc = json.loads(record.document)
         if doc.get("recursion_stopped"):
             return Attempt(Outcome.RECURSION_STOPPED)
@@ -333,24 +354,27 @@ class InvokeService:
         rid = request.request_id
         lines = [start_line(rid, fn.version)]
         stream = ""
-        try:
-            async with self.pool.environment(spec) as env:
-                stream = env.log_stream
-                outcome = await self._invoke_in(env, request)
-                body, error, status_line = self._shape(env, fn, request, outcome)
-                lines += outcome.logs + status_line
-        except EnvironmentFailed as exc:
-            log.error("environment for %s failed to start: %s", fn.name, exc)
-            message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
-            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-            error = True
-            outcome = InvocationOutcome("crash", body, "Runtime.ExitError", 0.0, 0)
-            lines.append(message + "\nRuntime.ExitError\n")
-        lines.append(end_line(rid))
-        lines.append(self._report(fn, rid, outcome).line())
-        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-        self.logs.emit(fn.effective_log_group, stream, text)
-        return text, body, error
+        with self._observed(fn, request) as observed:
+            try:
+                async with self.pool.environment(spec) as env:
+                    stream = env.log_stream
+                    outcome = await self._invoke_in(env, request)
+                    body, error, status_line = self._shape(env, fn, request, outcome)
+                    lines += outcome.logs + status_line
+            except EnvironmentFailed as exc:
+                log.error("environment for %s failed to start: %s", fn.name, exc)
+                message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
+                body = json.dumps({"errorType": "Runtime.ExitError",
+                                   "errorMessage": message}).encode()
+                error = True
+                outcome = InvocationOutcome("crash", body, "Runtime.ExitError", 0.0, 0)
+                lines.append(message + "\nRuntime.ExitError\n")
+            lines.append(end_line(rid))
+            lines.append(self._report(fn, rid, outcome).line())
+            observed.report(outcome)
+            text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+            self.logs.emit(fn.effective_log_group, stream, text)
+            return text, body, error
 
     async def _invoke_in(
         self, env: ExecutionEnvironment, request: InvocationRequest,
@@ -432,35 +456,47 @@ class InvokeService:
         stream = ""
         sink = _LimitedSink(emit, STREAM_RESPONSE_LIMIT)
         whole = b""
+        with self._observed(fn, request) as observed:
+            try:
+                async with self.pool.environment(spec) as env:
+                    stream = env.log_stream
+                    try:
+                        outcome = await self._invoke_in(env, request, sink.write)
+                    except BaseException:  # the client or the server went away mid-invocation
+                        self._discard(env, "interrupted")
+                        raise
+                    if outcome.status == "success" and sink.received:
+                        end = sink.end()
+                        status_line: list[str] = []
+                    else:
+                        body, error, status_line = self._shape(env, fn, request, outcome)
+                        end = _stream_error(body) if error else StreamEnd()
+                        whole = b"" if error else body
+                    lines += outcome.logs + status_line
+            except EnvironmentFailed as exc:
+                log.error("environment for %s failed to start: %s", fn.name, exc)
+                message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
+                end = StreamEnd("Runtime.ExitError", message)
+                outcome = InvocationOutcome("crash", b"", "Runtime.ExitError", 0.0, 0)
+                lines.append(message + "\nRuntime.ExitError\n")
+            lines.append(end_line(rid))
+            lines.append(self._report(fn, rid, outcome).line())
+            observed.report(outcome)
+            text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+            self.logs.emit(fn.effective_log_group, stream, text)
+            if whole:
+                await emit(whole)
+            return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
+
+    @contextlib.contextmanager
+    def _observed(self, fn: FunctionState, request: InvocationRequest) -> Iterator[_Observed]:
+        """The observer hears of the invocation beginning and, once, of its end (with
+        no outcome if it was interrupted)."""
+        observed = _Observed(self.observer, fn, request)
         try:
-            async with self.pool.environment(spec) as env:
-                stream = env.log_stream
-                try:
-                    outcome = await self._invoke_in(env, request, sink.write)
-                except BaseException:  # the client or the server went away mid-invocation
-                    self._discard(env, "interrupted")
-                    raise
-                if outcome.status == "success" and sink.received:
-                    end = sink.end()
-                    status_line: list[str] = []
-                else:
-                    body, error, status_line = self._shape(env, fn, request, outcome)
-                    end = _stream_error(body) if error else StreamEnd()
-                    whole = b"" if error else body
-                lines += outcome.logs + status_line
-        except EnvironmentFailed as exc:
-            log.error("environment for %s failed to start: %s", fn.name, exc)
-            message = f"RequestId: {rid} Error: Runtime exited with error: {exc}"
-            end = StreamEnd("Runtime.ExitError", message)
-            outcome = InvocationOutcome("crash", b"", "Runtime.ExitError", 0.0, 0)
-            lines.append(message + "\nRuntime.ExitError\n")
-        lines.append(end_line(rid))
-        lines.append(self._report(fn, rid, outcome).line())
-        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-        self.logs.emit(fn.effective_log_group, stream, text)
-        if whole:
-            await emit(whole)
-        return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
+            yield observed
+        finally:
+            observed.report(None)
 
     async def close(self) -> None:
         if self._background:
@@ -493,6 +529,21 @@ def _request_id(rng: random.Random) -> str:
     bits = (bits & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class _Observed:
+    def __init__(self, observer: InvocationObserver, fn: FunctionState,
+                 request: InvocationRequest) -> None:
+        self._observer = observer
+        self._fn = fn
+        self._request = request
+        self._began = observer.began(fn, request)
+        self._reported = False
+
+    def report(self, outcome: InvocationOutcome | None) -> None:
+        if not self._reported:
+            self._reported = True
+            self._observer.finished(self._fn, self._request, outcome, self._began)
 
 
 def _refuse_recursion(call: _Call) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import importlib.util
 import io
 import json
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ __all__ = [
     "b64sha256",
     "deploy",
     "function_arn",
+    "powertools_zip",
     "raw_request",
     "unique_name",
     "wait_active",
@@ -124,3 +127,25 @@ def raw_request(server: Server, method: str, path: str, body: bytes = b"",
         return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
     finally:
         conn.close()
+
+
+def _module_file(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    return Path(spec.origin)
+
+
+def powertools_zip(handler_source: str) -> bytes:
+    """A package of ``index.py`` plus aws-lambda-powertools and the pure-Python modules
+    it needs (copied from this environment), as a function would bundle it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("index.py", handler_source)
+        for package in ("aws_lambda_powertools", "jmespath"):
+            root = _module_file(package).parent
+            for path in sorted(root.rglob("*.py")):
+                zf.write(path, str(path.relative_to(root.parent)))
+        single = _module_file("typing_extensions")
+        zf.write(single, single.name)
+    return buf.getvalue()
+

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import Any
 
 import pytest
 
-from tests.functional.support import deploy, function_arn, unique_name
+from tests.functional.support import deploy, function_arn, powertools_zip, unique_name
 from tests.functional.test_apigw_http import allow_api_gateway, request
-from tests.functional.test_event_source_partial_batch import _source
 from tests.helpers import Server, client
 
 pytestmark = pytest.mark.sandbox
@@ -40,16 +37,7 @@ def handler(event, context):
 
 
 def resolver_package() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("index.py", APP)
-        for package in ("aws_lambda_powertools", "jmespath"):
-            root = _source(package).parent
-            for path in sorted(root.rglob("*.py")):
-                zf.write(path, str(path.relative_to(root.parent)))
-        single = _source("typing_extensions")
-        zf.write(single, single.name)
-    return buf.getvalue()
+    return powertools_zip(APP)
 
 
 def test_powertools_http_resolver_routes_behind_an_http_api(server: Server) -> None:

@@ -6,17 +6,13 @@ from this venv (sandboxed Python functions run this machine's interpreter)."""
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import re
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.support import deploy, unique_name
+from tests.functional.support import deploy, powertools_zip, unique_name
 from tests.functional.test_event_source_sqs import (
     enabled_mapping,
     events_with,
@@ -55,23 +51,8 @@ def sqs(server: Server) -> Any:
     return client(server, "sqs")
 
 
-def _source(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    assert spec is not None and spec.origin is not None, module
-    return Path(spec.origin)
-
-
 def powertools_package() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("index.py", HANDLER)
-        for package in ("aws_lambda_powertools", "jmespath"):
-            root = _source(package).parent
-            for path in sorted(root.rglob("*.py")):
-                zf.write(path, str(path.relative_to(root.parent)))
-        single = _source("typing_extensions")
-        zf.write(single, single.name)
-    return buf.getvalue()
+    return powertools_zip(HANDLER)
 
 
 def test_only_the_records_batch_processor_failed_come_back(

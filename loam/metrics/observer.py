@@ -1,0 +1,55 @@
+"""The invoke path's observer that feeds the metrics recorder.
+
+``MetricsObserver`` is the ``InvocationObserver`` (loam/invoke/observer.py)
+the node gives ``InvokeService``: each call is a few dictionary updates in
+the recorder, on the event loop.
+"""
+
+from __future__ import annotations
+
+from loam.control.models import FunctionState
+from loam.control.names import parse_function_name
+from loam.metrics.recorder import MetricsRecorder, resource_of
+from loam.sandbox.environment import InvocationOutcome, InvocationRequest
+from loam.store import AsyncEventRecord
+
+__all__ = ["MetricsObserver"]
+
+# (resource, executed version) of an invocation, from its beginning to its report.
+Began = tuple[str | None, str | None]
+
+
+class MetricsObserver:
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self.recorder = recorder
+
+    def throttled(self, function_name: str, qualifier: str | None) -> None:
+        self.recorder.throttled(*_named(function_name, qualifier))
+
+    def event_accepted(self, function_name: str, qualifier: str | None) -> None:
+        self.recorder.event_received(*_named(function_name, qualifier))
+
+    def event_started(self, record: AsyncEventRecord) -> None:
+        age_ms = max(0.0, (self.recorder.clock.time() - record.enqueued_at) * 1000.0)
+        self.recorder.event_started(record.function, None, age_ms)
+
+    def began(self, fn: FunctionState, request: InvocationRequest) -> Began:
+        resource = resource_of(request.invoked_function_arn)
+        # ExecutedVersion is published for alias invocations only.
+        qualifier = resource.rpartition(":")[2] if resource else None
+        executed = fn.version if qualifier is not None and qualifier != fn.version else None
+        self.recorder.started(fn.name, resource, executed)
+        return resource, executed
+
+    def finished(self, fn: FunctionState, request: InvocationRequest,
+                 outcome: InvocationOutcome | None, began: Began) -> None:
+        if outcome is not None:
+            resource, executed = began
+            self.recorder.finished(fn.name, resource, executed, outcome.duration_ms,
+                                   outcome.init_ms, outcome.status != "success")
+        self.recorder.ended(fn.name)
+
+
+def _named(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+    ref = parse_function_name(function_name, qualifier)
+    return ref.name, f"{ref.name}:{ref.qualifier}" if ref.qualifier else None
