@@ -28,6 +28,7 @@ from loam.errors import LoamError, RequestEntityTooLargeException, ValidationExc
 from loam.http.execute_api import ExecuteApiFront
 from loam.http.front import HttpFront
 from loam.http.function_urls import FunctionUrlFront
+from loam.http.metrics_front import MetricsFront
 from loam.invoke.lineage import incoming_trace
 from loam.node import Node
 from loam.store import StoreError
@@ -63,7 +64,8 @@ class LambdaApp:
         self.routes = RouteTable(self.model)
         self.service_calls = ServiceCalls(node.services, node.auth.check)
         # HTTP triggers look at every request first (by Host or path prefix).
-        self.fronts: list[HttpFront] = [FunctionUrlFront(node), ExecuteApiFront(node)]
+        self.fronts: list[HttpFront] = [FunctionUrlFront(node), ExecuteApiFront(node),
+                                        MetricsFront(node)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

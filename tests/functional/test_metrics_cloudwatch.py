@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,19 @@ def test_aws_cli_get_metric_statistics(server: Server, invoked: str, tmp_path: P
     answer = json.loads(done.stdout)
     assert answer["Label"] == "Errors"
     assert sum(p["Sum"] for p in answer["Datapoints"]) == FAILED
+
+
+def test_prometheus_exposition_counts_the_invocations(lam: Any, server: Server) -> None:
+    name = unique_name("prom")
+    deploy(lam, name)
+    for _ in range(3):
+        lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    assert f'loam_lambda_invocations_total{{function="{name}",resource="",version=""}} 3' \
+        in text
+    count = f'loam_lambda_duration_seconds_count{{function="{name}",resource="",version=""}} 3'
+    assert "# TYPE loam_lambda_duration_seconds histogram" in text
+    assert count in text
