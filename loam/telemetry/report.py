@@ -114,7 +114,7 @@ class InvocationReport:
         elif self.restore_duration_ms is not None:
             metrics["restoreDurationMs"] = round(self.restore_duration_ms, 3)
         record: dict[str, Any] = {"requestId": self.request_id, "metrics": metrics,
-                                  "status": {None: "success"}.get(self.status, self.status)}
+                                  "status": self.status or "success"}
         if self.error_type is not None:
             record["errorType"] = self.error_type
         return platform_record("platform.report", epoch, record)
