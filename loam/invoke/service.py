@@ -51,7 +51,14 @@ from loam.sandbox.environment import (
 from loam.sandbox.pool import EnvironmentPool
 from loam.store import AsyncEventRecord
 from loam.telemetry.logs import LogSink
-from loam.telemetry.report import InvocationReport, end_line, start_line, timestamp_prefix
+from loam.telemetry.report import (
+    InvocationReport,
+    end_line,
+    platform_runtime_done,
+    platform_start,
+    start_line,
+    timestamp_prefix,
+)
 
 __all__ = ["InvokeResult", "InvokeService", "ResponseStream", "StreamEnd"]
 
@@ -346,13 +353,15 @@ class InvokeService:
             key=f"{fn.name}:{fn.version}:{fn.code_digest}:{_config_key(fn)}:{layer_digests}",
             opt_dir=opt_dir,
             snap_start=fn.restores_from_snapshot,
+            log_format=fn.log_format,
+            application_log_level=fn.application_log_level,
         )
 
     async def _execute(
         self, fn: FunctionState, spec: EnvironmentSpec, request: InvocationRequest
     ) -> tuple[str, bytes, bool]:
         rid = request.request_id
-        lines = [start_line(rid, fn.version)]
+        lines = self._start_lines(fn, rid)
         stream = ""
         with self._observed(fn, request) as observed:
             try:
@@ -369,8 +378,7 @@ class InvokeService:
                 error = True
                 outcome = InvocationOutcome("crash", body, "Runtime.ExitError", 0.0, 0)
                 lines.append(message + "\nRuntime.ExitError\n")
-            lines.append(end_line(rid))
-            lines.append(self._report(fn, rid, outcome).line())
+            lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
             self.logs.emit(fn.effective_log_group, stream, text)
@@ -428,6 +436,26 @@ class InvokeService:
         doc = {"errorType": error_type, "errorMessage": message}
         return json.dumps(doc).encode(), True, [f"{message}\n{error_type}\n"]
 
+    def _start_lines(self, fn: FunctionState, rid: str) -> list[str]:
+        if fn.log_format != "JSON":
+            return [start_line(rid, fn.version)]
+        if fn.system_log_level == "WARN":  # platform records are INFO
+            return []
+        return [platform_start(rid, fn.version, self.clock.time())]
+
+    def _end_lines(self, fn: FunctionState, rid: str, outcome: InvocationOutcome) -> list[str]:
+        """END and REPORT, or in the JSON log format AWS's ``platform.runtimeDone`` and
+        ``platform.report`` records (left out when SystemLogLevel is WARN)."""
+        report = self._report(fn, rid, outcome)
+        if fn.log_format != "JSON":
+            return [end_line(rid), report.line()]
+        if fn.system_log_level == "WARN":
+            return []
+        now = self.clock.time()
+        status = {"success": "success", "timeout": "timeout"}.get(outcome.status, "error")
+        return [platform_runtime_done(rid, status, outcome.duration_ms, outcome.response_bytes,
+                                      now), report.json_line(now)]
+
     def _report(self, fn: FunctionState, rid: str, outcome: InvocationOutcome) -> InvocationReport:
         status = {"timeout": "timeout", "crash": "error"}.get(outcome.status)
         return InvocationReport(
@@ -452,7 +480,7 @@ class InvokeService:
         response: that is sent as one piece, after the log is written.
         """
         rid = request.request_id
-        lines = [start_line(rid, fn.version)]
+        lines = self._start_lines(fn, rid)
         stream = ""
         sink = _LimitedSink(emit, STREAM_RESPONSE_LIMIT)
         whole = b""
@@ -479,8 +507,7 @@ class InvokeService:
                 end = StreamEnd("Runtime.ExitError", message)
                 outcome = InvocationOutcome("crash", b"", "Runtime.ExitError", 0.0, 0)
                 lines.append(message + "\nRuntime.ExitError\n")
-            lines.append(end_line(rid))
-            lines.append(self._report(fn, rid, outcome).line())
+            lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
             self.logs.emit(fn.effective_log_group, stream, text)
@@ -590,7 +617,8 @@ def _stream_error(body: bytes) -> StreamEnd:
 
 def _config_key(fn: FunctionState) -> str:
     return str(hash((fn.runtime, fn.handler, fn.memory_size, fn.timeout, fn.ephemeral_storage,
-                     tuple(sorted(fn.environment.items())), fn.log_group)))
+                     tuple(sorted(fn.environment.items())), fn.log_group, fn.log_format,
+                     fn.application_log_level)))
 
 
 def _tail(text: str) -> str:

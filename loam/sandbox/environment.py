@@ -78,6 +78,9 @@ class EnvironmentSpec:
     # SnapStart on: environments are restored from the version's template even
     # when templates are not the node's default.
     snap_start: bool = False
+    # LoggingConfig: "Text" or "JSON"; the application log level applies to JSON only.
+    log_format: str = "Text"
+    application_log_level: str | None = None
 
 
 @dataclass(frozen=True)
@@ -524,6 +527,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_FORMAT": spec.log_format,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": self.initialization_type,
             "AWS_REGION": spec.region,
@@ -546,6 +550,8 @@ class ExecutionEnvironment:
             env["NODE_PATH"] = (f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
                                 "/var/runtime/node_modules:/var/runtime:/var/task")
             del env["PYTHONPATH"], env["PYTHONDONTWRITEBYTECODE"]
+        if spec.log_format == "JSON" and spec.application_log_level:
+            env["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level
         return env
 
 

@@ -31,7 +31,22 @@ function send(type, body = Buffer.alloc(0), extra = {}) {
 // -- logging, as AWS's Node.js runtime writes it --------------------------------
 let currentRequestId = undefined;
 
+// LoggingConfig LogFormat JSON: one object per line, filtered by AWS_LAMBDA_LOG_LEVEL.
+const JSON_LOGS = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const MIN_LEVEL = Math.max(0, LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "TRACE").toUpperCase()));
+
 function logLine(level, args) {
+  if (JSON_LOGS) {
+    if (LEVELS.indexOf(level) < MIN_LEVEL) return;
+    const doc = { timestamp: new Date().toISOString(), level, requestId: currentRequestId,
+                  message: util.format(...args) };
+    const error = args.find((a) => a instanceof Error);
+    if (error) Object.assign(doc, { errorType: error.name, errorMessage: error.message,
+                                    stackTrace: (error.stack || "").split("\n") });
+    send("log", Buffer.from(JSON.stringify(doc) + "\n"));
+    return;
+  }
   const message = util.format(...args).replace(/\n/g, "\r");
   const id = currentRequestId ?? "undefined";
   send("log", Buffer.from(`${new Date().toISOString()}\t${id}\t${level}\t${message}\n`));

@@ -335,13 +335,40 @@ class LambdaLoggerHandler(logging.Handler):
         sys.stdout.write(self.format(record))
 
 
+_JSON_LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}  # Lambda's level names
+
+
+class JsonLogFormatter(logging.Formatter):
+    """The JSON log format (LoggingConfig LogFormat JSON): one object per record with
+    AWS's keys, the exception (if any) as errorType / errorMessage / stackTrace."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                         + f".{int(record.msecs):03d}Z",
+            "level": _JSON_LEVELS.get(record.levelname, record.levelname),
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", "") or None,
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            error = record.exc_info[1]
+            doc["errorType"] = record.exc_info[0].__name__
+            doc["errorMessage"] = str(error)
+            doc["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        return json.dumps(doc, default=str) + "\n"
+
+
 def configure_logging() -> None:
     logging.Formatter.converter = time.gmtime
     handler = LambdaLoggerHandler()
-    handler.setFormatter(logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-        "%Y-%m-%dT%H:%M:%S",
-    ))
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        ))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     raw = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
