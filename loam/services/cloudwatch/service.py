@@ -1,8 +1,10 @@
 """The ``cloudwatch`` service: AWS/Lambda's metrics, read from the node's recorder.
 
 GetMetricStatistics, GetMetricData and ListMetrics over the namespace
-``AWS/Lambda`` with AWS's dimension sets. Another namespace has no metrics
-here (empty answers, as CloudWatch gives for a metric it has never seen).
+``AWS/Lambda`` with AWS's dimension sets, and over the namespaces of the
+``MetricSource``s the node adds (``sources.py``: ``Loam/Billing``). Another
+namespace has no metrics here (empty answers, as CloudWatch gives for a
+metric it has never seen).
 Periods are aligned to the (minute-rounded) start time; a period without
 samples has no datapoint.
 """
@@ -10,7 +12,7 @@ samples has no datapoint.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ from loam.services.cloudwatch.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
+from loam.services.cloudwatch.sources import MetricSource
 from loam.services.cloudwatch.statistics import check_extended, statistic
 
 __all__ = ["CloudWatchService"]
@@ -44,9 +47,11 @@ HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
 class CloudWatchService:
     service_name = "cloudwatch"
 
-    def __init__(self, recorder: MetricsRecorder, clock: Clock) -> None:
+    def __init__(self, recorder: MetricsRecorder, clock: Clock,
+                 sources: Sequence[MetricSource] = ()) -> None:
         self.recorder = recorder
         self.clock = clock
+        self.sources = {source.namespace: source for source in sources}
 
     @property
     def operations(self) -> Mapping[str, Handler]:
@@ -69,10 +74,10 @@ class CloudWatchService:
         check_extended(extended, "ExtendedStatistics")
         start, end, period = _window(params["StartTime"], params["EndTime"], params["Period"])
         name = params["MetricName"]
-        points = _periods(self.recorder, params["Namespace"], name,
-                          _dimensions(params.get("Dimensions")), params.get("Unit"),
-                          start, end, period)
-        unit = METRICS[name].unit if name in METRICS else "None"
+        points = await self._periods(params["Namespace"], name,
+                                     _dimensions(params.get("Dimensions")), params.get("Unit"),
+                                     start, end, period)
+        unit = self._unit(params["Namespace"], name) or "None"
         datapoints = []
         for slot in sorted(points):
             agg = points[slot]
@@ -96,21 +101,21 @@ class CloudWatchService:
                     "supported by loam: only MetricStat queries are evaluated.")
             if query.get("ReturnData") is False:
                 continue
-            results.append(self._metric_stat(query["Id"], query.get("Label"), stat,
-                                             params["StartTime"], params["EndTime"],
-                                             descending))
+            results.append(await self._metric_stat(query["Id"], query.get("Label"), stat,
+                                                   params["StartTime"], params["EndTime"],
+                                                   descending))
         return {"MetricDataResults": results, "Messages": []}
 
-    def _metric_stat(self, query_id: str, label: str | None, stat: dict[str, Any],
+    async def _metric_stat(self, query_id: str, label: str | None, stat: dict[str, Any],
                      start_time: datetime, end_time: datetime,
                      descending: bool) -> dict[str, Any]:
         metric = stat["Metric"]
         name = metric.get("MetricName", "")
         check_extended([s for s in [stat["Stat"]] if s[:1] == "p"], "Stat")
         start, end, period = _window(start_time, end_time, stat["Period"], MAX_RESULT_POINTS)
-        points = _periods(self.recorder, metric.get("Namespace", ""), name,
-                          _dimensions(metric.get("Dimensions")), stat.get("Unit"),
-                          start, end, period)
+        points = await self._periods(metric.get("Namespace", ""), name,
+                                     _dimensions(metric.get("Dimensions")), stat.get("Unit"),
+                                     start, end, period)
         slots = sorted(points, reverse=descending)
         return {"Id": query_id, "Label": label or name,
                 "Timestamps": [_time(s) for s in slots],
@@ -121,19 +126,43 @@ class CloudWatchService:
         namespace = params.get("Namespace")
         name = params.get("MetricName")
         filters = params.get("Dimensions") or []
+        candidates: list[tuple[str, str, Dimensions]] = []
+        if namespace in (None, NAMESPACE):
+            candidates.extend((NAMESPACE, metric, dims)
+                              for metric, dims in known_metrics(self.recorder))
+        for source in self.sources.values():
+            if namespace in (None, source.namespace):
+                candidates.extend((source.namespace, metric, dims)
+                                  for metric, dims in await source.metrics())
         found = sorted(
-            (metric, dims) for metric, dims in known_metrics(self.recorder)
-            if namespace in (None, NAMESPACE) and name in (None, metric)
-            and all(_matches(f, dims) for f in filters))
+            (space, metric, dims) for space, metric, dims in candidates
+            if name in (None, metric) and all(_matches(f, dims) for f in filters))
         offset = _offset(params.get("NextToken"))
         page = found[offset:offset + LIST_PAGE]
         answer: dict[str, Any] = {"Metrics": [
-            {"Namespace": NAMESPACE, "MetricName": metric,
+            {"Namespace": space, "MetricName": metric,
              "Dimensions": [{"Name": k, "Value": v} for k, v in dims]}
-            for metric, dims in page]}
+            for space, metric, dims in page]}
         if offset + LIST_PAGE < len(found):
             answer["NextToken"] = base64.b64encode(str(offset + LIST_PAGE).encode()).decode()
         return answer
+
+
+    def _unit(self, namespace: str, name: str) -> str | None:
+        source = self.sources.get(namespace)
+        if source is not None:
+            return source.unit(name)
+        return METRICS[name].unit if namespace == NAMESPACE and name in METRICS else None
+
+    async def _periods(self, namespace: str, name: str, dims: Dimensions, unit: str | None,
+                       start: float, end: float, period: int) -> dict[int, Aggregate]:
+        source = self.sources.get(namespace)
+        if source is None:
+            return _periods(self.recorder, namespace, name, dims, unit, start, end, period)
+        known = source.unit(name)
+        if known is None or unit not in (None, known):
+            return {}
+        return await source.periods(name, dims, start, end, period)
 
 
 def _window(start_time: datetime, end_time: datetime, period: int,
