@@ -7,6 +7,7 @@ the recorder, on the event loop.
 
 from __future__ import annotations
 
+from loam.billing.usage import UsageRecorder
 from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
 from loam.metrics.recorder import MetricsRecorder, resource_of
@@ -20,8 +21,9 @@ Began = tuple[str | None, str | None]
 
 
 class MetricsObserver:
-    def __init__(self, recorder: MetricsRecorder) -> None:
+    def __init__(self, recorder: MetricsRecorder, usage: UsageRecorder | None = None) -> None:
         self.recorder = recorder
+        self.usage = usage  # the billing usage (loam/billing/usage.py), when kept
 
     def throttled(self, function_name: str, qualifier: str | None) -> None:
         self.recorder.throttled(*_named(function_name, qualifier))
@@ -47,6 +49,10 @@ class MetricsObserver:
             resource, executed = began
             self.recorder.finished(fn.name, resource, executed, outcome.duration_ms,
                                    outcome.init_ms, outcome.status != "success")
+            if self.usage is not None:
+                self.usage.record_duration(fn.name, fn.architectures[0], fn.memory_size,
+                                           fn.ephemeral_storage, outcome.duration_ms,
+                                           fn.timeout)
         self.recorder.ended(fn.name)
 
 
