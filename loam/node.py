@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loam.auth import Authenticator
+from loam.billing import BillingMetrics, UsageRecorder
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
 from loam.control.aliases import AliasService
@@ -106,9 +107,12 @@ class Node:
                                          self.clock, settings.region, settings.account_id,
                                          console=logs or ConsoleLogSink())
         self.metrics = MetricsRecorder(self.clock)
+        # What the workload would be billed for on AWS (billing_usage; `loam cost`).
+        self.usage = UsageRecorder(self.database, self.clock)
         self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
-            self.clock, settings.region, self.admission, MetricsObserver(self.metrics),
+            self.clock, settings.region, self.admission,
+            MetricsObserver(self.metrics, self.usage),
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,
@@ -136,7 +140,8 @@ class Node:
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)
         self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)
-        self.services["cloudwatch"] = CloudWatchService(self.metrics, self.clock)
+        self.services["cloudwatch"] = CloudWatchService(self.metrics, self.clock,
+                                                        [BillingMetrics(self.usage)])
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,6 +161,7 @@ class Node:
             asyncio.create_task(self.provisioner.run(), name="provisioner"),
             asyncio.create_task(self.queue.run(), name="async-queue"),
             asyncio.create_task(self.sqs_source.run(), name="sqs-event-source"),
+            asyncio.create_task(self.usage.run(), name="billing-usage-flush"),
         ]
 
     async def stop(self) -> None:
@@ -168,10 +174,18 @@ class Node:
             await service.stop()
         await self.queue.close()
         await self.invoker.close()
+        await self._flush_usage()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)
         self.store.close()
         self.database.close()
+
+    async def _flush_usage(self) -> None:
+        try:
+            await self.usage.flush()
+        except Exception:  # stopping anyway: say what is lost
+            log.exception("billing usage of %d requests not written",
+                          self.usage.pending_requests)
 
     async def _reap_forever(self) -> None:
         while True:
