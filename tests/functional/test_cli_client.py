@@ -175,7 +175,7 @@ def test_completion_scripts(loam: Loam, tmp_path: Path) -> None:
                                 timeout=30, check=True)
         return result.stdout.split()
 
-    assert complete("") == ["completion", "deploy", "functions", "invoke", "keys", "logs",
+    assert complete("") == ["completion", "cost", "deploy", "functions", "invoke", "keys", "logs",
                             "serve"]
     assert complete("fun") == ["functions"]
     assert complete("functions", "") == ["delete", "get", "list"]
