@@ -16,6 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+
+import botocore.exceptions
+import botocore.session
 
 from loam.auth import sigv4
 from loam.auth.errors import errors_for
@@ -27,8 +31,9 @@ __all__ = ["Authenticator", "HttpRequest"]
 
 MAX_SKEW_S = 15 * 60
 MAX_PRESIGNED_EXPIRES_S = 7 * 24 * 3600
-# The name a service's requests are signed for, where it is not the service's own.
-_SIGNING_NAMES = {"lambda-url": "lambda", "apigatewayv2": "apigateway"}
+# Function URL requests are signed for Lambda; every other service's signing name is
+# its model's (cloudwatch → monitoring, apigatewayv2 → apigateway).
+_SIGNING_NAMES = {"lambda-url": "lambda"}
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -70,7 +75,7 @@ class Authenticator:
         secret = self.keys.secret(claims.access_key)
         if secret is None:
             raise errors.unknown_key()
-        expected = _SIGNING_NAMES.get(service, service)
+        expected = _SIGNING_NAMES.get(service) or _signing_name(service)
         if claims.service != expected:
             raise errors.bad_signature(
                 f"Credential should be scoped to correct service: '{expected}'. ")
@@ -115,3 +120,14 @@ def _not_yet(timestamp: str, now: float) -> str:
 
 def _stamp(epoch: float) -> str:
     return time.strftime(_STAMP, time.gmtime(epoch))
+
+
+@cache
+def _signing_name(service: str) -> str:
+    """The name clients sign ``service``'s requests for, from botocore's model."""
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except botocore.exceptions.UnknownServiceError:
+        return service
+    return str(model.signing_name or service)
+

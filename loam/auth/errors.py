@@ -110,6 +110,6 @@ _SQS = AuthErrors(_SqsUnrecognized, _SqsInvalidSignature, _SqsMissing, _SqsIncom
 def errors_for(service: str) -> AuthErrors:
     if service in ("lambda", "lambda-url"):
         return _LAMBDA
-    if service == "sqs":
+    if service in ("sqs", "cloudwatch"):  # the awsQuery-compatible services
         return _SQS
     return _JSON

@@ -82,6 +82,20 @@ def test_the_printed_key_signs_lambda_sqs_and_events(locked: Server,
     session.list_functions()
 
 
+def test_the_printed_key_signs_every_other_service(locked: Server,
+                                                    key: tuple[str, str]) -> None:
+    """Each is checked against its own signing name (cloudwatch signs as monitoring,
+    apigatewayv2 as apigateway)."""
+    assert "logGroups" in _client(locked, "logs", *key).describe_log_groups()
+    assert "Metrics" in _client(locked, "cloudwatch", *key).list_metrics(
+        Namespace="AWS/Lambda")
+    assert "Items" in _client(locked, "apigatewayv2", *key).get_apis()
+    wrong = _client(locked, "cloudwatch", key[0], "not-the-secret")
+    with pytest.raises(wrong.exceptions.ClientError) as refused:
+        wrong.list_metrics(Namespace="AWS/Lambda")
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
 def test_a_wrong_secret_is_an_invalid_signature(locked: Server, key: tuple[str, str]) -> None:
     akid = key[0]
     lam = _client(locked, "lambda", akid, "wrong")
