@@ -126,7 +126,7 @@ Errors print one line: loam: <AWS error code>: <message>"""
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command: ``serve`` and ``keys`` act on a node; the others are API clients."""
-    from loam.cli import completion, cost, deploy, functions, invoke, logs
+    from loam.cli import completion, cost, deploy, functions, invoke, logs, tune
 
     parser = argparse.ArgumentParser(prog="loam", description="Lambda On Any Machine",
                                      epilog=EXIT_CODES,
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--data-dir", default=None, help="data directory (default ./loam-data)")
     keys.add_argument("--database-url", default=None,
                       help="'sqlite' (default) or a postgresql:// URL")
-    for module in (functions, deploy, invoke, logs, cost, completion):
+    for module in (functions, deploy, invoke, logs, cost, tune, completion):
         module.register(sub)
     return parser
 
