@@ -176,7 +176,7 @@ def test_completion_scripts(loam: Loam, tmp_path: Path) -> None:
         return result.stdout.split()
 
     assert complete("") == ["completion", "cost", "deploy", "functions", "invoke", "keys", "logs",
-                            "serve"]
+                            "serve", "tune"]
     assert complete("fun") == ["functions"]
     assert complete("functions", "") == ["delete", "get", "list"]
     assert complete("invoke", "fn", "--ta") == ["--tail"]
