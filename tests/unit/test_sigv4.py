@@ -174,7 +174,9 @@ def test_keys_first_one_once_then_managed(database: Database, clock: FakeClock,
     assert len(key.access_key_id) == 20 and len(key.secret) == 40
     cli = AccessKeys(database, clock)  # another process, as `loam keys` is
     second = cli.create()
-    assert [k.access_key_id for k in cli.list()] == [key.access_key_id, second.access_key_id]
+    # Listed by creation time, then id (both may share one fake instant).
+    expected = sorted([key, second], key=lambda k: (k.created, k.access_key_id))
+    assert [k.access_key_id for k in cli.list()] == [k.access_key_id for k in expected]
     auth.check(_signed(second), "lambda")  # found without a restart
     assert cli.delete(second.access_key_id) and not cli.delete(second.access_key_id)
     auth.check(_signed(second), "lambda")  # still cached, briefly
