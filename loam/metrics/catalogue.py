@@ -74,6 +74,13 @@ def aggregate_periods(recorder: MetricsRecorder, metric: LambdaMetric, dimension
     exactly ``dimensions``, for the minutes in [start, end)."""
     periods: dict[int, Aggregate] = {}
     first, last = int(start // 60), int((end - 1) // 60)
+    if metric.name == "ConcurrentExecutions" and not dimensions:
+        # The account-wide figure counts every function at once, not the busiest one.
+        for minute_index, samples in recorder.account_concurrency().items():
+            if first <= minute_index <= last:
+                slot = int(start + ((minute_index * 60 - start) // period) * period)
+                periods.setdefault(slot, Aggregate()).merge(samples)
+        return periods
     for key, minutes in recorder.series():
         if dimensions not in dimension_sets(key):
             continue

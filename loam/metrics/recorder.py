@@ -105,6 +105,10 @@ class MetricsRecorder:
         self._current = -1
         self.dropped_series = 0
         self._in_flight: dict[str, int] = {}
+        # The account's ConcurrentExecutions: every function's invocations at once,
+        # sampled when one starts (epoch minute → samples).
+        self._account_running = 0
+        self._account: dict[int, Aggregate] = {}
 
     # -- recording (the warm path) ---------------------------------------------
 
@@ -128,6 +132,12 @@ class MetricsRecorder:
         """An invocation began running (ConcurrentExecutions is sampled here)."""
         running = self._in_flight.get(function, 0) + 1
         self._in_flight[function] = running
+        self._account_running += 1
+        now = int(self.clock.time() // 60)
+        account = self._account.get(now)
+        if account is None:
+            account = self._account[now] = Aggregate()
+        account.add(self._account_running)
         minute = self._minute((function, resource, version))
         if minute is not None:
             if minute.concurrency is None:
@@ -162,6 +172,7 @@ class MetricsRecorder:
 
     def ended(self, function: str) -> None:
         """An invocation that ``started`` left its environment (however it ended)."""
+        self._account_running = max(0, self._account_running - 1)
         running = self._in_flight.get(function, 1) - 1
         if running > 0:
             self._in_flight[function] = running
@@ -198,11 +209,18 @@ class MetricsRecorder:
                 del series[stale]
             if not series:
                 del self._minutes[key]
+        for stale in [m for m in self._account if m <= cutoff]:
+            del self._account[stale]
 
     # -- reading -----------------------------------------------------------------
 
     def in_flight(self) -> dict[str, int]:
         return dict(self._in_flight)
+
+    def account_concurrency(self) -> dict[int, Aggregate]:
+        """The account's ConcurrentExecutions samples (epoch minute → samples)."""
+        cutoff = int(self.clock.time() // 60) - self.retention_minutes
+        return {m: agg for m, agg in list(self._account.items()) if m > cutoff}
 
     def series(self) -> Iterator[tuple[SeriesKey, dict[int, Minute]]]:
         """Every series with data inside retention, and its minutes (epoch minute → Minute)."""

@@ -79,3 +79,22 @@ def test_prometheus_exposition() -> None:
     assert ('loam_lambda_duration_seconds_bucket{function="f",resource="",version="",'
             'le="+Inf"} 2') in text
     assert 'loam_lambda_duration_seconds_sum{function="f",resource="",version=""} 7.03' in text
+
+
+def test_account_concurrency_counts_every_function_at_once() -> None:
+    clock = FakeClock(start=1_700_000_040.0)
+    rec = MetricsRecorder(clock)
+    for function in ("a", "b", "c"):  # three functions running at the same time
+        rec.started(function, None, None)
+    for function in ("a", "b", "c"):
+        rec.finished(function, None, None, 5.0, None, False)
+        rec.ended(function)
+    rec.started("a", None, None)  # later, alone
+    rec.ended("a")
+    start, end = clock.time() - 60, clock.time() + 60
+    [account] = aggregate_periods(rec, METRICS["ConcurrentExecutions"], (), start, end,
+                                  60).values()
+    assert account.high == 3.0  # not the busiest function's 1
+    [one] = aggregate_periods(rec, METRICS["ConcurrentExecutions"],
+                              (("FunctionName", "a"),), start, end, 60).values()
+    assert one.high == 1.0
