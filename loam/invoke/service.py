@@ -47,7 +47,6 @@ from loam.sandbox.environment import (
     ExecutionEnvironment,
     InvocationOutcome,
     InvocationRequest,
-    LogSpill,
 )
 from loam.sandbox.pool import EnvironmentPool
 from loam.store import AsyncEventRecord
@@ -365,11 +364,10 @@ class InvokeService:
         lines = self._start_lines(fn, rid)
         stream = ""
         with self._observed(fn, request) as observed:
-            early = _EarlyLog(self.logs, fn.effective_log_group, lines)
             try:
                 async with self.pool.environment(spec) as env:
                     stream = env.log_stream
-                    outcome = await self._invoke_in(env, request, None, early.spill(stream))
+                    outcome = await self._invoke_in(env, request)
                     body, error, status_line = self._shape(env, fn, request, outcome)
                     lines += outcome.logs + status_line
             except EnvironmentFailed as exc:
@@ -383,12 +381,12 @@ class InvokeService:
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-            self.logs.emit(fn.effective_log_group, stream, early.rest(text))
+            self.logs.emit(fn.effective_log_group, stream, text)
             return text, body, error
 
     async def _invoke_in(
         self, env: ExecutionEnvironment, request: InvocationRequest,
-        on_chunk: ChunkSink | None = None, on_overflow: LogSpill | None = None,
+        on_chunk: ChunkSink | None = None,
     ) -> InvocationOutcome:
         if env.init_error is not None:
             # Init failed: AWS reports the init error for this invocation and
@@ -399,7 +397,7 @@ class InvokeService:
             outcome.max_memory_mb = env.max_memory_mb()
             self._discard(env, "init-error")
             return outcome
-        outcome = await env.invoke(request, on_chunk, on_overflow)
+        outcome = await env.invoke(request, on_chunk)
         if outcome.status in ("timeout", "crash"):
             self._discard(env, outcome.status)
         return outcome
@@ -487,13 +485,11 @@ class InvokeService:
         sink = _LimitedSink(emit, STREAM_RESPONSE_LIMIT)
         whole = b""
         with self._observed(fn, request) as observed:
-            early = _EarlyLog(self.logs, fn.effective_log_group, lines)
             try:
                 async with self.pool.environment(spec) as env:
                     stream = env.log_stream
                     try:
-                        outcome = await self._invoke_in(env, request, sink.write,
-                                                        early.spill(stream))
+                        outcome = await self._invoke_in(env, request, sink.write)
                     except BaseException:  # the client or the server went away mid-invocation
                         self._discard(env, "interrupted")
                         raise
@@ -514,7 +510,7 @@ class InvokeService:
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-            self.logs.emit(fn.effective_log_group, stream, early.rest(text))
+            self.logs.emit(fn.effective_log_group, stream, text)
             if whole:
                 await emit(whole)
             return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
@@ -560,29 +556,6 @@ def _request_id(rng: random.Random) -> str:
     bits = (bits & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-class _EarlyLog:
-    """An invocation's log when its output overflows the environment's buffer: the
-    start lines and the overflow go to the sink at once, the rest at the end (without
-    the start lines again). ``text`` (and LogResult's tail) stays the whole buffer."""
-
-    def __init__(self, sink: LogSink, group: str, start: list[str]) -> None:
-        self._sink = sink
-        self._group = group
-        self._start = "".join(line if line.endswith("\n") else line + "\n" for line in start)
-        self._sent_start = False
-
-    def spill(self, stream: str) -> LogSpill:
-        def send(text: str) -> None:
-            if not self._sent_start:
-                self._sent_start = True
-                text = self._start + text
-            self._sink.emit(self._group, stream, text)
-        return send
-
-    def rest(self, text: str) -> str:
-        return text.removeprefix(self._start) if self._sent_start else text
 
 
 class _Observed:

@@ -47,8 +47,6 @@ INIT_TIMEOUT_S = 10.0
 PIDS_MAX = 1024
 NOFILE = 1024
 LOG_BUFFER_BYTES = 8 << 20
-# Receives an invocation's output beyond LOG_BUFFER_BYTES, oldest first, as it arrives.
-LogSpill = Callable[[str], None]
 # Output written straight to the runtime's stdout/stderr without a newline is
 # cut into records of at most this many bytes.
 MAX_LOG_LINE = 256 << 10
@@ -277,8 +275,8 @@ class ExecutionEnvironment:
 
     # -- invocations ---------------------------------------------------------
 
-    async def invoke(self, request: InvocationRequest, on_chunk: ChunkSink | None = None,
-                     on_overflow: LogSpill | None = None) -> InvocationOutcome:
+    async def invoke(self, request: InvocationRequest,
+                     on_chunk: ChunkSink | None = None) -> InvocationOutcome:
         """Run one invocation. Callers destroy the environment unless status is success/error.
 
         A streaming runtime answers ``chunk`` frames before its ``response``
@@ -286,12 +284,8 @@ class ExecutionEnvironment:
         the invocation's deadline; without ``on_chunk`` they are joined in
         front of the response (up to ``MAX_BODY``; ``response_bytes`` counts
         them all). A streamed outcome's ``payload`` is the end frame's body.
-        Output past ``LOG_BUFFER_BYTES`` goes to ``on_overflow`` as it arrives (oldest
-        first), so an invocation that prints more loses nothing; without it the oldest
-        is dropped, with a notice.
         """
         assert self._channel is not None and self.destroyed is None
-        self._logs.spill = on_overflow
         init_ms, self._init_ms = self._init_ms, None
         restore_ms, self._restore_ms = self._restore_ms, None
         self._collecting.set()
@@ -357,7 +351,6 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         await self._settle_output()
         self._collecting.clear()
-        self._logs.spill = None
         outcome = InvocationOutcome(
             status=status,
             payload=payload,
@@ -595,15 +588,12 @@ def _readable(fd: int) -> bool:
 class LogBuffer:
     """One invocation's log records, holding at most ``limit`` characters.
 
-    Past the limit the oldest records go: to ``spill`` when one is set (the
-    invoke path passes them to the log sink at once), else they are dropped
-    and ``take`` puts one notice of how much in their place. Either way the
-    tail, what LogResult shows, stays.
+    Past the limit the oldest records go (the tail is what LogResult shows)
+    and ``take`` puts one notice of how much was dropped in their place.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.spill: LogSpill | None = None
         self._records: deque[str] = deque()
         self._size = 0
         self._dropped = 0
@@ -611,16 +601,10 @@ class LogBuffer:
     def append(self, record: str) -> None:
         self._records.append(record)
         self._size += len(record)
-        spilled: list[str] = []
         while self._size > self.limit and len(self._records) > 1:
             old = self._records.popleft()
             self._size -= len(old)
-            if self.spill is not None:
-                spilled.append(old)
-            else:
-                self._dropped += len(old)
-        if spilled and self.spill is not None:
-            self.spill("".join(spilled))
+            self._dropped += len(old)
 
     def take(self) -> list[str]:
         """The records so far (oldest first); the buffer starts over empty."""

