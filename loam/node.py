@@ -100,10 +100,11 @@ class Node:
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.event_invoke = EventInvokeConfigs(self.functions, self.clock)
         self.database = open_database(settings.database_url, data)
-        # Function logs: kept in the database (the logs API; through a connection of
-        # their own, so their writes never queue behind other services') and shown on
-        # the console.
-        self.function_logs = LogsService(open_database(settings.database_url, data),
+        # Function logs: kept in the database (the logs API) and shown on the console.
+        # On SQLite in a file of their own: a flood of log lines holds that file's write
+        # lock, never the one function, queue and service writes wait for.
+        self.function_logs = LogsService(open_database(settings.database_url, data,
+                                                       "logs.db"),
                                          self.clock, settings.region, settings.account_id,
                                          console=logs or ConsoleLogSink())
         self.metrics = MetricsRecorder(self.clock)

@@ -171,10 +171,11 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
-def open_database(database_url: str, data_dir: Path) -> Database:
-    """A ``Database`` on the node's store: the SQLite file in ``data_dir`` or PostgreSQL."""
+def open_database(database_url: str, data_dir: Path, sqlite_file: str = "loam.db") -> Database:
+    """A ``Database`` on the node's store: the SQLite file in ``data_dir`` (``sqlite_file``:
+    a separate file keeps a high-volume writer's locks away from the rest) or PostgreSQL."""
     if database_url in ("", "sqlite"):
-        path = data_dir / "loam.db"
+        path = data_dir / sqlite_file
 
         def connect_sqlite() -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
