@@ -24,6 +24,7 @@ import random
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["MAX_DEPTH", "Continued", "continue_trace", "incoming_trace"]
 
@@ -46,13 +47,19 @@ def continue_trace(incoming: str | None, function_arn: str,
     rand = rng or random.Random()
     root = fields.get("Root") or _new_root(rand)
     lineage = _lineage(fields.get("Lineage", ""))
-    key = hashlib.sha256(function_arn.encode()).hexdigest()[:8]
+    key = _lineage_key(function_arn)
     lineage[key] = lineage.get(key, 0) + 1
     sampled = fields.get("Sampled", "0")
     parent = f"{rand.getrandbits(64):016x}"
     chain = "|".join(f"{k}:{v}" for k, v in lineage.items())
     header = f"Root={root};Parent={parent};Sampled={sampled};Lineage={chain}"
     return Continued(header, lineage[key], root)
+
+
+@lru_cache(maxsize=4096)
+def _lineage_key(function_arn: str) -> str:
+    """A function's Lineage entry name (computed once per function, not per invoke)."""
+    return hashlib.sha256(function_arn.encode()).hexdigest()[:8]
 
 
 def _fields(header: str | None) -> dict[str, str]:
