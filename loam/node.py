@@ -53,7 +53,7 @@ from loam.services.logs import LogsService
 from loam.services.sqs import SqsService
 from loam.store import AsyncEventRecord, BlobStore, open_store
 from loam.store.sql import open_database
-from loam.telemetry.logs import ConsoleLogSink, LogSink
+from loam.telemetry.logs import ConsoleEcho
 
 __all__ = ["Node"]
 
@@ -70,8 +70,7 @@ SHARED_STORE_CACHE_TTL_S = 1.0
 
 
 class Node:
-    def __init__(self, settings: Settings, clock: Clock | None = None,
-                 logs: LogSink | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         data = settings.data_dir
@@ -106,7 +105,7 @@ class Node:
         self.function_logs = LogsService(open_database(settings.database_url, data,
                                                        "logs.db"),
                                          self.clock, settings.region, settings.account_id,
-                                         console=logs or ConsoleLogSink())
+                                         echo=ConsoleEcho())
         self.metrics = MetricsRecorder(self.clock)
         # What the workload would be billed for on AWS (billing_usage; `loam cost`).
         self.usage = UsageRecorder(self.database, self.clock)

@@ -3,9 +3,12 @@
 ``emit`` splits nothing and writes nothing: it stamps the text with the
 clock's time (epoch milliseconds; every line of one ``emit`` shares it, and
 events with equal timestamps keep their order) and queues it. A writer thread
-cuts the queued texts into lines (``\\n``-terminated, as CloudWatch stores
-them; a ``\\r`` inside a line stays in it) and hands them to ``write`` in
-batches of at most ``batch_lines`` — one transaction each.
+takes everything queued (up to ``batch_chars`` at a time), cuts it into lines
+(``\\n``-terminated, as CloudWatch stores them; a ``\\r`` inside a line stays
+in it) and hands them to ``write`` in batches of at most ``batch_lines`` — one
+transaction each. Under load one transaction carries the lines of many
+invocations, so the store costs little per invocation; ``echo`` (the console)
+gets each written batch on the same thread.
 
 Memory is bounded, with back-pressure instead of loss:
 
@@ -33,25 +36,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from loam.clock import Clock
-from loam.telemetry.logs import LogSink
+from loam.telemetry.logs import LogLine
 
-__all__ = ["BufferedLogSink", "LogLine", "SinkStatistics"]
+__all__ = ["BatchWriter", "BufferedLogSink", "LogLine", "SinkStatistics"]
 
 log = logging.getLogger("loam.telemetry")
 
 CAPACITY_CHARS = 64 << 20
 MAX_WAIT_S = 0.1
 BATCH_LINES = 2_000
+BATCH_CHARS = 1 << 20
 RETRY_S = 1.0
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
-
-
-@dataclass(frozen=True)
-class LogLine:
-    group: str
-    stream: str
-    timestamp: int  # epoch milliseconds
-    message: str
 
 
 BatchWriter = Callable[[Sequence[LogLine]], None]
@@ -76,16 +72,18 @@ class _Chunk:
 
 
 class BufferedLogSink:
-    def __init__(self, write: BatchWriter, clock: Clock, *, tee: LogSink | None = None,
+    def __init__(self, write: BatchWriter, clock: Clock, *, echo: BatchWriter | None = None,
                  capacity: int = CAPACITY_CHARS, max_wait_s: float = MAX_WAIT_S,
-                 batch_lines: int = BATCH_LINES, retry_s: float = RETRY_S) -> None:
+                 batch_lines: int = BATCH_LINES, batch_chars: int = BATCH_CHARS,
+                 retry_s: float = RETRY_S) -> None:
         self._write = write
         self._clock = clock
-        self._tee = tee
+        self._echo = echo
         self._capacity = capacity
         self._share = max(1, capacity // 4)
         self._max_wait_s = max_wait_s
         self._batch_lines = batch_lines
+        self._batch_chars = batch_chars
         self._retry_s = retry_s
         self._cond = threading.Condition()
         self._chunks: collections.deque[_Chunk] = collections.deque()
@@ -99,8 +97,6 @@ class BufferedLogSink:
     # -- producers -----------------------------------------------------------------------
 
     def emit(self, group: str, stream: str, text: str) -> None:
-        if self._tee is not None:
-            self._tee.emit(group, stream, text)
         if not text:
             return
         chunk = _Chunk(group, stream, int(self._clock.time() * 1000), text)
@@ -181,7 +177,13 @@ class BufferedLogSink:
                     self._cond.wait()
                 if self._closing:
                     return
-                chunk = self._chunks[0] if self._chunks else None
+                taken: list[_Chunk] = []
+                chars = 0
+                for chunk in self._chunks:  # only this thread removes chunks
+                    if taken and chars + len(chunk.text) > self._batch_chars:
+                        break
+                    taken.append(chunk)
+                    chars += len(chunk.text)
                 counts = dict(self._dropped)  # still counted as dropped until written
             now = int(self._clock.time() * 1000)
             notices = [LogLine(group, stream, now, f"[loam] {count} log lines were dropped: "
@@ -190,10 +192,11 @@ class BufferedLogSink:
             while not self._write_all(notices):
                 pass
             self._written_notices(counts)
-            if chunk is not None:
-                self._write_chunk(chunk)
+            if taken:
+                self._write_chunks(taken)
                 with self._cond:
-                    self._chunks.popleft()
+                    for _ in taken:
+                        self._chunks.popleft()
                     self._cond.notify_all()
 
     def _written_notices(self, counts: dict[tuple[str, str], int]) -> None:
@@ -205,26 +208,33 @@ class BufferedLogSink:
                     del self._dropped[key]
             self._cond.notify_all()
 
-    def _write_chunk(self, chunk: _Chunk) -> None:
+    def _write_chunks(self, chunks: list[_Chunk]) -> None:
         batch: list[LogLine] = []
-        chars = 0
-        for match in _LINE.finditer(chunk.text):
-            line = match.group()
-            batch.append(LogLine(chunk.group, chunk.stream, chunk.timestamp, line))
-            chars += len(line)
-            if len(batch) >= self._batch_lines:
-                self._commit(batch, chunk.group, chars)
-                batch, chars = [], 0
-        self._commit(batch, chunk.group, chars)
+        chars: collections.Counter[str] = collections.Counter()
+        for chunk in chunks:
+            for match in _LINE.finditer(chunk.text):
+                line = match.group()
+                batch.append(LogLine(chunk.group, chunk.stream, chunk.timestamp, line))
+                chars[chunk.group] += len(line)
+                if len(batch) >= self._batch_lines:
+                    self._commit(batch, chars)
+                    batch, chars = [], collections.Counter()
+        self._commit(batch, chars)
 
-    def _commit(self, batch: list[LogLine], group: str, chars: int) -> None:
+    def _commit(self, batch: list[LogLine], chars: collections.Counter[str]) -> None:
         while not self._write_all(batch):
             pass
+        if self._echo is not None and batch:
+            try:
+                self._echo(batch)
+            except Exception:  # the console is best effort; the store has the lines
+                log.exception("echoing %d function log lines failed", len(batch))
         with self._cond:
-            self._pending -= chars
-            self._by_group[group] -= chars
-            if self._by_group[group] <= 0:
-                del self._by_group[group]
+            for group, count in chars.items():
+                self._pending -= count
+                self._by_group[group] -= count
+                if self._by_group[group] <= 0:
+                    del self._by_group[group]
             self._cond.notify_all()
 
     def _write_all(self, batch: list[LogLine]) -> bool:

@@ -1,76 +1,52 @@
 """Where function log lines go.
 
-``LogSink`` is the seam: the node's console log today; the durable,
-CloudWatch-Logs-compatible store plugs in here without touching ``invoke/``.
-Sinks must not block the invoke path.
+``LogSink`` is the seam the invoke path writes to (``emit`` must never block it);
+``LogLine`` is one line as the durable sink stores it; ``ConsoleEcho`` prints
+written lines on the node's console, called by the sink's writer thread with
+each batch it has stored — one write per batch, no thread or logging record of
+its own per line.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import queue
-import threading
+import sys
 import time
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TextIO
 
-__all__ = ["ConsoleLogSink", "LogSink"]
-
-MAX_PENDING_CHARS = 8 << 20
+__all__ = ["ConsoleEcho", "LogLine", "LogSink"]
 
 
 class LogSink(Protocol):
     def emit(self, group: str, stream: str, text: str) -> None: ...
 
 
-class ConsoleLogSink:
-    """Writes each function log line to the ``loam.function`` logger.
+@dataclass(frozen=True)
+class LogLine:
+    group: str
+    stream: str
+    timestamp: int  # epoch milliseconds
+    message: str
 
-    Writing happens on a thread of its own: ``emit`` only queues the text, so
-    a function that logs a million lines cannot stall the event loop. At most
-    ``max_pending`` characters wait; past that, texts are dropped and counted,
-    and the count is logged once the writer catches up.
-    """
 
-    def __init__(self, max_pending: int = MAX_PENDING_CHARS) -> None:
+class ConsoleEcho:
+    """Prints function log lines as the ``loam.function`` logger would (same
+    ``time LEVEL name: message`` shape as the node's own log), when that logger
+    is enabled for INFO."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._log = logging.getLogger("loam.function")
-        self._max_pending = max_pending
-        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._pending = 0
-        self._dropped = 0
-        threading.Thread(target=self._write_forever, name="loam-function-logs",
-                         daemon=True).start()
-        atexit.register(self.flush)
+        self._stream = stream
 
-    def emit(self, group: str, stream: str, text: str) -> None:
-        if not self._log.isEnabledFor(logging.INFO):
+    def __call__(self, lines: Sequence[LogLine]) -> None:
+        if not lines or not self._log.isEnabledFor(logging.INFO):
             return
-        with self._lock:
-            if self._pending + len(text) > self._max_pending:
-                self._dropped += 1
-                return
-            self._pending += len(text)
-        self._queue.put((group, text))
-
-    def flush(self, timeout: float = 2.0) -> bool:
-        """Wait (bounded) until everything queued is written; True when it was."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self._pending == 0:
-                    return True
-            time.sleep(0.01)
-        return False
-
-    def _write_forever(self) -> None:
-        while True:
-            group, text = self._queue.get()
-            for line in text.splitlines():
-                self._log.info("%s %s", group, line)
-            with self._lock:
-                self._pending -= len(text)
-                dropped, self._dropped = self._dropped, 0
-            if dropped:
-                self._log.warning("%d function log texts were dropped: the console "
-                                  "could not keep up", dropped)
+        stream = self._stream or sys.stderr
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        prefix = f"{stamp},{int(now * 1000) % 1000:03d} INFO loam.function: "
+        stream.write("".join(f"{prefix}{line.group} {line.message.rstrip(chr(10))}\n"
+                             for line in lines))
+        stream.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -10,6 +12,7 @@ import pytest
 
 from loam.clock import FakeClock
 from loam.telemetry.buffered import BufferedLogSink, LogLine
+from loam.telemetry.logs import ConsoleEcho
 
 
 class Recorder:
@@ -154,16 +157,51 @@ def test_a_failed_write_is_retried_with_the_same_batch(
     assert "retrying" in caplog.text
 
 
-def test_the_tee_sees_every_text(recorder: Recorder, clock: FakeClock,
-                                 sinks: list[BufferedLogSink]) -> None:
-    seen: list[tuple[str, str, str]] = []
-
-    class Tee:
-        def emit(self, group: str, stream: str, text: str) -> None:
-            seen.append((group, stream, text))
-
-    sink = started(BufferedLogSink(recorder, clock, tee=Tee()))
+def test_the_echo_sees_every_written_line(recorder: Recorder, clock: FakeClock,
+                                          sinks: list[BufferedLogSink]) -> None:
+    seen: list[LogLine] = []
+    sink = started(BufferedLogSink(recorder, clock, echo=seen.extend))
     sinks.append(sink)
-    sink.emit("/g", "s", "hello\n")
+    sink.emit("/g", "s", "hello\nworld\n")
+    sink.emit("/h", "t", "again\n")
     assert sink.flush(5)
-    assert seen == [("/g", "s", "hello\n")]
+    assert [(line.group, line.message) for line in seen] == [
+        ("/g", "hello\n"), ("/g", "world\n"), ("/h", "again\n")]
+    assert seen == recorder.lines
+
+
+def test_queued_texts_of_many_invocations_share_one_write(
+        clock: FakeClock, sinks: list[BufferedLogSink]) -> None:
+    batches: list[int] = []
+    gate = threading.Event()
+
+    def write(lines: Sequence[LogLine]) -> None:
+        gate.wait(5)
+        batches.append(len(lines))
+
+    sink = started(BufferedLogSink(write, clock))
+    sinks.append(sink)
+    sink.emit("/g", "s", "first\n")  # the writer takes this one and waits in write
+    time.sleep(0.05)
+    for n in range(50):
+        sink.emit(f"/g{n % 3}", "s", f"START {n}\nEND {n}\nREPORT {n}\n")
+    gate.set()
+    assert sink.flush(5)
+    assert batches == [1, 150]
+
+
+def test_console_echo_prints_one_line_per_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="loam.function")
+    out = io.StringIO()
+    ConsoleEcho(out)([LogLine("/aws/lambda/f", "s", 0, "hello\n"),
+                      LogLine("/aws/lambda/f", "s", 0, "no newline")])
+    printed = out.getvalue().splitlines()
+    assert [line.split(" INFO loam.function: ")[1] for line in printed] == [
+        "/aws/lambda/f hello", "/aws/lambda/f no newline"]
+
+
+def test_console_echo_is_silent_when_its_logger_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="loam.function")
+    out = io.StringIO()
+    ConsoleEcho(out)([LogLine("/aws/lambda/f", "s", 0, "hello\n")])
+    assert out.getvalue() == ""

@@ -29,8 +29,7 @@ from loam.services.base import Handler
 from loam.services.logs.operations import LogOperations
 from loam.services.logs.store import LogStore, NewEvent
 from loam.store.sql import Database
-from loam.telemetry.buffered import BufferedLogSink, LogLine, SinkStatistics
-from loam.telemetry.logs import LogSink
+from loam.telemetry.buffered import BatchWriter, BufferedLogSink, LogLine, SinkStatistics
 
 __all__ = ["LogsService", "LogsStatistics"]
 
@@ -51,14 +50,14 @@ class LogsService:
     service_name = "logs"
 
     def __init__(self, database: Database, clock: Clock, region: str, account_id: str, *,
-                 console: LogSink | None = None, max_stored_bytes: int = MAX_STORED_BYTES,
+                 echo: BatchWriter | None = None, max_stored_bytes: int = MAX_STORED_BYTES,
                  maintenance_interval: float = MAINTENANCE_INTERVAL_S) -> None:
         self.clock = clock
         self.database = database
         self.store = LogStore(database)
         self.max_stored_bytes = max_stored_bytes
         self.maintenance_interval = maintenance_interval
-        self.sink = BufferedLogSink(self._write, clock, tee=console)
+        self.sink = BufferedLogSink(self._write, clock, echo=echo)
         self._operations = LogOperations(self.store, clock, region, account_id).handlers()
         self._task: asyncio.Task[None] | None = None
         self._expired = 0
