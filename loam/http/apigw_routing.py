@@ -14,12 +14,13 @@ Routes, most specific first (API Gateway's documented priorities):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from loam.services.apigateway.models import Route, Stage
 
-__all__ = ["RouteMatch", "StageMatch", "match_route", "route_path", "select_stage"]
+__all__ = ["RouteMatch", "RouteTable", "StageMatch", "match_route", "route_path",
+           "select_stage"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _segments(path: str) -> list[str]:
     return trimmed.split("/") if trimmed else []
 
 
-def _match_path(template: list[str], actual: list[str]) -> dict[str, str] | None:
+def _match_path(template: Sequence[str], actual: list[str]) -> dict[str, str] | None:
     params: dict[str, str] = {}
     for index, part in enumerate(template):
         if part.startswith("{") and part.endswith("+}"):
@@ -77,32 +78,50 @@ def _match_path(template: list[str], actual: list[str]) -> dict[str, str] | None
     return params if len(template) == len(actual) else None
 
 
-def _rank(route: Route, template: list[str]) -> tuple[int, int, int]:
+def _rank(route: Route, template: Sequence[str]) -> tuple[int, int, int]:
     greedy = bool(template) and template[-1].endswith("+}")
     literals = sum(1 for part in template if not part.startswith("{"))
     is_any = route.route_key.startswith("ANY ")
     return (1 if greedy else 0, -literals, 1 if is_any else 0)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    route: Route
+    template: tuple[str, ...]
+
+
+class RouteTable:
+    """Routes compiled once: per method, the candidates in precedence order, so a
+    request takes the first that matches (ties keep creation order)."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        ranked: list[tuple[tuple[int, int, int], int, str, _Compiled]] = []
+        self._default: Route | None = None
+        for index, route in enumerate(routes):
+            if route.route_key == "$default":
+                self._default = route
+                continue
+            method, _, template_path = route.route_key.partition(" ")
+            template = _segments(template_path)
+            ranked.append((_rank(route, template), index, method,
+                           _Compiled(route, tuple(template))))
+        ranked.sort(key=lambda entry: (entry[0], entry[1]))
+        self._any = tuple(c for _, _, method, c in ranked if method == "ANY")
+        methods = {method for _, _, method, _ in ranked if method != "ANY"}
+        self._by_method = {m: tuple(c for _, _, method, c in ranked if method in (m, "ANY"))
+                           for m in methods}
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        """The route serving ``method path`` (path without the stage), or None (404)."""
+        actual = _segments(path)
+        for compiled in self._by_method.get(method, self._any):
+            params = _match_path(compiled.template, actual)
+            if params is not None:
+                return RouteMatch(compiled.route, params)
+        return RouteMatch(self._default, {}) if self._default is not None else None
+
+
 def match_route(routes: Iterable[Route], method: str, path: str) -> RouteMatch | None:
     """The route serving ``method path`` (path without the stage), or None (404)."""
-    actual = _segments(path)
-    best: tuple[tuple[int, int, int], RouteMatch] | None = None
-    default: Route | None = None
-    for route in routes:
-        if route.route_key == "$default":
-            default = route
-            continue
-        route_method, _, template_path = route.route_key.partition(" ")
-        if route_method not in (method, "ANY"):
-            continue
-        template = _segments(template_path)
-        params = _match_path(template, actual)
-        if params is None:
-            continue
-        rank = _rank(route, template)
-        if best is None or rank < best[0]:
-            best = (rank, RouteMatch(route, params))
-    if best is not None:
-        return best[1]
-    return RouteMatch(default, {}) if default is not None else None
+    return RouteTable(routes).match(method, path)

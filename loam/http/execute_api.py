@@ -3,7 +3,9 @@
 A request is this front's when its Host is ``<api-id>.execute-api.<region>.localhost``
 (any port) or its path starts ``/_loam/api/<api-id>/``; the rest of the path is
 what API Gateway would see. The front selects the stage and route
-(``apigw_routing``), runs the route's Lambda authorizer (``apigw_authorizers``),
+(``apigw_routing``) from the API's definition and route tables, both kept in
+memory while the API is unchanged (no store read per request), runs the
+route's Lambda authorizer (``apigw_authorizers``),
 checks the function's resource policy for ``apigateway.amazonaws.com``,
 invokes the integration synchronously with payload 1.0 or 2.0
 (``apigw_payloads``) and maps the answer (``apigw_responses``). API Gateway's
@@ -30,9 +32,9 @@ from loam.http.apigw_authorizers import (
 from loam.http.apigw_invoke import IntegrationFailed, LambdaIntegrations
 from loam.http.apigw_request import ApiRequest, RequestFacts
 from loam.http.apigw_responses import HttpAnswer, error_answer
-from loam.http.apigw_routing import match_route, select_stage
+from loam.http.apigw_routing import RouteTable, select_stage
 from loam.http.front import Receive, Scope, Send
-from loam.services.apigateway.models import ApiDefinition
+from loam.services.apigateway.models import ApiDefinition, Deployed
 
 if TYPE_CHECKING:
     from loam.node import Node
@@ -43,6 +45,7 @@ log = logging.getLogger("loam.apigateway")
 
 PATH_PREFIX = "/_loam/api/"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+_TABLE_LIMIT = 4096
 _HOST = re.compile(r"^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.localhost(?::\d+)?$")
 _PREFIXED = re.compile(r"^/_loam/api/([a-z0-9]+)(/.*)?$")
 
@@ -56,6 +59,21 @@ class ExecuteApiFront:
         self.node = node
         self.integrations = LambdaIntegrations(node)
         self.authorizers = LambdaAuthorizers(node.clock, self.integrations.run_authorizer)
+        # Per API: the definition its tables were compiled from, and a table per
+        # deployed routes (by identity: a new definition compiles afresh).
+        self._tables: dict[str, tuple[ApiDefinition, dict[int, RouteTable]]] = {}
+
+    def _route_table(self, definition: ApiDefinition, deployed: Deployed) -> RouteTable:
+        api_id = definition.api.api_id
+        entry = self._tables.get(api_id)
+        if entry is None or entry[0] is not definition:
+            if entry is None and len(self._tables) >= _TABLE_LIMIT:
+                self._tables.clear()
+            entry = self._tables[api_id] = (definition, {})
+        table = entry[1].get(id(deployed))
+        if table is None:
+            table = entry[1][id(deployed)] = RouteTable(deployed.routes)
+        return table
 
     def _target(self, scope: Scope) -> tuple[str, str] | None:
         """(api id, raw path as API Gateway sees it) if the request is an HTTP API's."""
@@ -93,6 +111,7 @@ class ExecuteApiFront:
     async def _serve(self, api_id: str, request: ApiRequest, request_id: str) -> HttpAnswer:
         definition = await self.node.apigateway.definition(api_id)
         if definition is None:
+            self._tables.pop(api_id, None)
             return error_answer(404, "Not Found")
         if definition.api.disable_execute_api_endpoint:
             return error_answer(403, "Forbidden")
@@ -101,12 +120,14 @@ class ExecuteApiFront:
     async def _route(self, definition: ApiDefinition, request: ApiRequest,
                      request_id: str) -> HttpAnswer:
         stage_match = select_stage(definition.stages, unquote(request.raw_path))
-        if stage_match is None or not stage_match.stage.deployed:
+        deployed = definition.served(stage_match.stage) if stage_match is not None else None
+        if stage_match is None or deployed is None:
             return error_answer(404, "Not Found")
-        matched = match_route(definition.routes, request.method, stage_match.path)
+        matched = self._route_table(definition, deployed).match(request.method,
+                                                                stage_match.path)
         if matched is None or matched.route.integration_id is None:
             return error_answer(404, "Not Found")
-        integration = definition.integrations.get(matched.route.integration_id)
+        integration = deployed.integrations.get(matched.route.integration_id)
         if integration is None:
             return error_answer(404, "Not Found")
         settings = self.node.settings
@@ -117,7 +138,7 @@ class ExecuteApiFront:
             stage_match.stage.variables)
         authorizer_doc = None
         if matched.route.authorization_type == "CUSTOM":
-            authorizer = definition.authorizers.get(matched.route.authorizer_id or "")
+            authorizer = deployed.authorizers.get(matched.route.authorizer_id or "")
             if authorizer is None:
                 return error_answer(500, "Internal Server Error")
             route_arn = facts.route_arn(request.method, stage_match.path)

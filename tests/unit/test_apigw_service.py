@@ -16,6 +16,7 @@ import pytest
 
 from loam.clock import FakeClock
 from loam.services.apigateway import ApiGatewayService
+from loam.services.apigateway.cache import SHARED_STORE_TTL_S
 from loam.services.apigateway.errors import (
     BadRequestException,
     ConflictException,
@@ -140,3 +141,17 @@ def test_paging(api: Api) -> None:
     third = api("GetRoutes", ApiId=api_id, MaxResults="2", NextToken=second["NextToken"])
     keys = [r["RouteKey"] for page in (first, second, third) for r in page["Items"]]
     assert keys == [f"GET /r{n}" for n in range(5)] and "NextToken" not in third
+
+
+def test_another_nodes_write_shows_within_the_shared_store_ttl(api: Api) -> None:
+    if api.url == "sqlite":
+        pytest.skip("SQLite belongs to one node")
+    api_id = api("CreateApi", Name="n", ProtocolType="HTTP", Target=FN)["ApiId"]
+    first = run(api.service.definition(api_id))
+    assert first is not None and [r.route_key for r in first.routes] == ["$default"]
+    other = api.open()  # a second node on the same PostgreSQL
+    run(other.operations["CreateRoute"]({"ApiId": api_id, "RouteKey": "GET /b"}))
+    assert run(api.service.definition(api_id)) is first  # still trusted
+    api.clock.advance(SHARED_STORE_TTL_S)
+    again = run(api.service.definition(api_id))
+    assert again is not None and {r.route_key for r in again.routes} == {"$default", "GET /b"}

@@ -1,9 +1,10 @@
 """What the data plane needs of an HTTP API, as frozen models read from the documents.
 
 ``ApiDefinition`` is one API's routes, integrations, stages and authorizers at
-one moment; the execute-api front loads it per request (one small read) so a
-control-plane change shows on the next request, as an auto-deploying stage
-does on AWS.
+one moment, with the snapshots its stages' deployments froze. The service
+keeps it in memory until an apigatewayv2 write changes the API
+(``DefinitionCache``), so a control-plane change shows on the next request
+and an unchanged API costs no store read.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ApiDefinition",
     "Authorizer",
+    "Deployed",
     "HttpApi",
     "Integration",
     "Route",
@@ -87,12 +89,13 @@ class Stage:
     auto_deploy: bool
     deployed: bool
     variables: Mapping[str, str] = field(default_factory=dict)
+    deployment_id: str | None = None
 
     @staticmethod
     def of(doc: Mapping[str, Any]) -> Stage:
         return Stage(doc["StageName"], bool(doc.get("AutoDeploy")),
                      bool(doc.get("DeploymentId")) or bool(doc.get("AutoDeploy")),
-                     dict(doc.get("StageVariables") or {}))
+                     dict(doc.get("StageVariables") or {}), doc.get("DeploymentId"))
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,47 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
-class ApiDefinition:
-    api: HttpApi
+class Deployed:
+    """Routes and the integrations and authorizers they name: what a stage serves."""
+
     routes: tuple[Route, ...]
     integrations: Mapping[str, Integration]
-    stages: Mapping[str, Stage]
     authorizers: Mapping[str, Authorizer]
+
+    @staticmethod
+    def of(routes: Iterable[Mapping[str, Any]], integrations: Iterable[Mapping[str, Any]],
+           authorizers: Iterable[Mapping[str, Any]]) -> Deployed:
+        return Deployed(tuple(Route.of(d) for d in routes),
+                        {i.integration_id: i for i in map(Integration.of, integrations)},
+                        {a.authorizer_id: a for a in map(Authorizer.of, authorizers)})
+
+
+@dataclass(frozen=True)
+class ApiDefinition:
+    api: HttpApi
+    current: Deployed
+    stages: Mapping[str, Stage]
+    # By deployment id: what each deployment a stage points at froze.
+    snapshots: Mapping[str, Deployed] = field(default_factory=dict)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return self.current.routes
+
+    @property
+    def integrations(self) -> Mapping[str, Integration]:
+        return self.current.integrations
+
+    @property
+    def authorizers(self) -> Mapping[str, Authorizer]:
+        return self.current.authorizers
+
+    def served(self, stage: Stage) -> Deployed | None:
+        """What ``stage`` serves, as API Gateway does: an auto-deploying stage the API as
+        it is now, another stage what its deployment froze (None: never deployed).
+        A deployment made before snapshots were kept serves the API as it is now."""
+        if stage.auto_deploy:
+            return self.current
+        if stage.deployment_id is None:
+            return None
+        return self.snapshots.get(stage.deployment_id, self.current)

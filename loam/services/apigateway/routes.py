@@ -107,6 +107,7 @@ class RouteOperations:
             "DeleteRoute": self.delete_route,
             "CreateIntegration": self.create_integration,
             "GetIntegration": self.get_integration, "GetIntegrations": self.get_integrations,
+            "UpdateIntegration": self.update_integration,
             "DeleteIntegration": self.delete_integration,
         }
 
@@ -186,6 +187,17 @@ class RouteOperations:
         await self.ctx.api(params["ApiId"])
         return page(await self.ctx.run(self.ctx.store.list, params["ApiId"], _INTEGRATION),
                     params)
+
+    async def update_integration(self, params: dict[str, Any]) -> dict[str, Any]:
+        api_id = params["ApiId"]
+        current = await self.ctx.resource(api_id, _INTEGRATION, params["IntegrationId"])
+        merged = {**current, **{k: v for k, v in params.items() if k != "ApiId"}}
+        check_integration(merged)
+        doc = integration_document(current["IntegrationId"], merged,
+                                   bool(current.get("ApiGatewayManaged")))
+        await self.ctx.run(self.ctx.store.replace, api_id, _INTEGRATION, doc["IntegrationId"],
+                           doc)
+        return doc
 
     async def delete_integration(self, params: dict[str, Any]) -> dict[str, Any]:
         api_id, integration_id = params["ApiId"], params["IntegrationId"]

@@ -15,18 +15,12 @@ from collections.abc import Mapping
 from loam.clock import Clock
 from loam.services.apigateway.apis import ApiOperations
 from loam.services.apigateway.authorizers import AuthorizerOperations
+from loam.services.apigateway.cache import SHARED_STORE_TTL_S, DefinitionCache
 from loam.services.apigateway.context import ApiContext
-from loam.services.apigateway.models import (
-    ApiDefinition,
-    Authorizer,
-    HttpApi,
-    Integration,
-    Route,
-    Stage,
-)
+from loam.services.apigateway.models import ApiDefinition, Deployed, HttpApi, Stage
 from loam.services.apigateway.routes import RouteOperations
 from loam.services.apigateway.stages import StageOperations
-from loam.services.apigateway.store import ApiStore
+from loam.services.apigateway.store import SNAPSHOT, ApiStore
 from loam.services.base import Handler
 from loam.store.sql import Database
 
@@ -43,7 +37,10 @@ class ApiGatewayService:
         self.region = region
         self.account_id = account_id
         self.base_url = base_url
-        self.store = ApiStore(database)
+        # SQLite belongs to this node, which sees every write; PostgreSQL may be shared.
+        self.cache = DefinitionCache(
+            clock, None if database.dialect == "sqlite" else SHARED_STORE_TTL_S)
+        self.store = ApiStore(database, on_change=self.cache.invalidate)
         self.context = ApiContext(self.store, clock, region, account_id, base_url)
         self._operations: dict[str, Handler] = {
             **ApiOperations(self.context).handlers(),
@@ -66,20 +63,32 @@ class ApiGatewayService:
         return self.context.endpoint(api_id)
 
     async def definition(self, api_id: str) -> ApiDefinition | None:
-        """One API's routes, integrations, stages and authorizers (None if no such API)."""
-        return await self.context.run(self._read_definition, api_id)
+        """One API's routes, integrations, stages, authorizers and the snapshots its
+        stages serve (None if no such API): from memory while the API is unchanged."""
+        cached = self.cache.get(api_id)
+        if cached is not None:
+            return cached.definition
+        token = self.cache.token()
+        definition = await self.context.run(self._read_definition, api_id)
+        self.cache.put(api_id, definition, token)
+        return definition
 
     def _read_definition(self, api_id: str) -> ApiDefinition | None:
         doc = self.store.api(api_id)
         if doc is None:
             return None
-        integrations = (Integration.of(d) for d in self.store.list(api_id, "integration"))
-        stages = (Stage.of(d) for d in self.store.list(api_id, "stage"))
-        authorizers = (Authorizer.of(d) for d in self.store.list(api_id, "authorizer"))
+        kinds = self.store.resources(api_id, ("route", "integration", "authorizer", "stage"))
+        stages = {s.name: s for s in map(Stage.of, kinds["stage"])}
+        snapshots: dict[str, Deployed] = {}
+        for stage in stages.values():
+            deployment = stage.deployment_id
+            if stage.auto_deploy or deployment is None or deployment in snapshots:
+                continue
+            frozen = self.store.get(api_id, SNAPSHOT, deployment)
+            if frozen is not None:
+                snapshots[deployment] = Deployed.of(frozen["route"], frozen["integration"],
+                                                    frozen["authorizer"])
         return ApiDefinition(
             HttpApi(api_id, doc["Name"], bool(doc.get("DisableExecuteApiEndpoint"))),
-            tuple(Route.of(d) for d in self.store.list(api_id, "route")),
-            {i.integration_id: i for i in integrations},
-            {s.name: s for s in stages},
-            {a.authorizer_id: a for a in authorizers},
-        )
+            Deployed.of(kinds["route"], kinds["integration"], kinds["authorizer"]),
+            stages, snapshots)

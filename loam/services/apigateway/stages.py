@@ -1,9 +1,11 @@
 """Stages and deployments.
 
 The ``$default`` stage serves an API at its root, a named stage under
-``/<stage-name>``. An auto-deploying stage serves the API's current routes;
-a stage without auto-deploy serves once a deployment names it. loam keeps no
-snapshot per deployment: a deployed stage serves the current routes too.
+``/<stage-name>``. An auto-deploying stage serves the API's current routes,
+integrations and authorizers; a stage without auto-deploy serves what its
+deployment froze (CreateDeployment snapshots them in the transaction that
+stores it), and nothing until a deployment names it. Turning AutoDeploy on
+or off deploys the API as it is, so the stage goes on serving what it served.
 """
 
 from __future__ import annotations
@@ -80,13 +82,18 @@ class StageOperations:
             "DeleteStage": self.delete_stage,
             "CreateDeployment": self.create_deployment,
             "GetDeployment": self.get_deployment, "GetDeployments": self.get_deployments,
+            "UpdateDeployment": self.update_deployment,
+            "DeleteDeployment": self.delete_deployment,
         }
 
-    async def _deploy(self, api_id: str, description: str | None, auto: bool) -> str:
+    async def _deploy(self, api_id: str, description: str | None, auto: bool,
+                      stage_name: str | None = None) -> str:
+        """A new deployment of the API as it is now (pointing ``stage_name`` at it)."""
         deployment_id = new_id(6)
-        doc = deployment_document(deployment_id, self.ctx.now(), description, auto)
-        await self.ctx.run(self.ctx.store.insert, api_id, _DEPLOYMENT, deployment_id,
-                           deployment_id, self.ctx.clock.time(), doc)
+        now = self.ctx.now()
+        doc = deployment_document(deployment_id, now, description, auto)
+        await self.ctx.run(self.ctx.store.deploy, api_id, self.ctx.clock.time(), doc,
+                           stage_name, now)
         return deployment_id
 
     async def create_stage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +125,10 @@ class StageOperations:
         check_stage({**current, **changes})
         if changes.get("DeploymentId") is not None:
             await self.ctx.resource(api_id, _DEPLOYMENT, changes["DeploymentId"])
+        elif "AutoDeploy" in changes and bool(changes["AutoDeploy"]) != bool(
+                current.get("AutoDeploy")):
+            # What auto-deploy last deployed, as AWS keeps it: the API as it is now.
+            changes["DeploymentId"] = await self._deploy(api_id, None, auto=True)
         doc = {**current, **changes, "LastUpdatedDate": self.ctx.now()}
         await self.ctx.run(self.ctx.store.replace, api_id, _STAGE, doc["StageName"], doc)
         return doc
@@ -136,10 +147,8 @@ class StageOperations:
             if stage.get("AutoDeploy"):
                 raise BadRequestException(f"Stage {params['StageName']} has AutoDeploy enabled; "
                                           "it cannot be deployed manually")
-        deployment_id = await self._deploy(api_id, params.get("Description"), auto=False)
-        if stage is not None:
-            stage = {**stage, "DeploymentId": deployment_id, "LastUpdatedDate": self.ctx.now()}
-            await self.ctx.run(self.ctx.store.replace, api_id, _STAGE, stage["StageName"], stage)
+        deployment_id = await self._deploy(api_id, params.get("Description"), auto=False,
+                                           stage_name=params.get("StageName"))
         return await self.ctx.resource(api_id, _DEPLOYMENT, deployment_id)
 
     async def get_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -149,3 +158,22 @@ class StageOperations:
         await self.ctx.api(params["ApiId"])
         return page(await self.ctx.run(self.ctx.store.list, params["ApiId"], _DEPLOYMENT),
                     params)
+
+    async def update_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        api_id = params["ApiId"]
+        current = await self.ctx.resource(api_id, _DEPLOYMENT, params["DeploymentId"])
+        doc = {**current}
+        if params.get("Description") is not None:
+            doc["Description"] = params["Description"]
+        await self.ctx.run(self.ctx.store.replace, api_id, _DEPLOYMENT, doc["DeploymentId"], doc)
+        return doc
+
+    async def delete_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        api_id, deployment_id = params["ApiId"], params["DeploymentId"]
+        await self.ctx.resource(api_id, _DEPLOYMENT, deployment_id)
+        stages = await self.ctx.run(self.ctx.store.list, api_id, _STAGE)
+        if any(s.get("DeploymentId") == deployment_id for s in stages):
+            raise BadRequestException("Active stages pointing to this deployment must be "
+                                      "moved or deleted")
+        await self.ctx.run(self.ctx.store.delete_deployment, api_id, deployment_id)
+        return {}
