@@ -25,6 +25,7 @@ from loam.api.service_calls import ServiceCalls
 from loam.api.validation import validate
 from loam.auth import HttpRequest
 from loam.errors import LoamError, RequestEntityTooLargeException, ValidationException
+from loam.http.console_front import ConsoleFront
 from loam.http.execute_api import ExecuteApiFront
 from loam.http.front import HttpFront
 from loam.http.function_urls import FunctionUrlFront
@@ -65,7 +66,7 @@ class LambdaApp:
         self.service_calls = ServiceCalls(node.services, node.auth.check)
         # HTTP triggers look at every request first (by Host or path prefix).
         self.fronts: list[HttpFront] = [FunctionUrlFront(node), ExecuteApiFront(node),
-                                        MetricsFront(node)]
+                                        MetricsFront(node), ConsoleFront()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -156,6 +157,9 @@ class LambdaApp:
                    "event_sources": dataclasses.asdict(self.node.sqs_source.statistics()),
                    "recursive_loops_stopped": self.node.invoker.recursions_stopped,
                    "dev_mode": self.node.auth.dev_mode}
+            return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
+        if path == "/_loam/runtimes" and method == "GET":  # what this node's registry runs
+            doc = {"runtimes": list(self.node.runtimes.identifiers())}
             return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
         if path.startswith("/_loam/code/") and method == "GET":
             digest = path.removeprefix("/_loam/code/")

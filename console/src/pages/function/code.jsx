@@ -1,0 +1,3 @@
+export default function CodeTab() {
+  return <p class="muted">The Code tab is being built.</p>;
+}

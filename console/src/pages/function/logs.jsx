@@ -1,0 +1,3 @@
+export default function LogsTab() {
+  return <p class="muted">The Logs tab is being built.</p>;
+}
