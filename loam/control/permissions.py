@@ -6,9 +6,12 @@ Invariants, as AWS keeps them:
   ``$LATEST``), a version or an alias; it is kept on the function's ``$LATEST``
   document and never copied to a published version;
 - statement ids are unique within one qualifier's policy;
-- changing the unqualified function's policy gives the function a new
-  RevisionId, and GetPolicy reports the RevisionId of the function version or
-  alias the policy belongs to (RevisionId checks compare against it);
+- changing a policy renews the RevisionId of what it belongs to: the
+  unqualified function's (in the same write), a version's or an alias's (a
+  compare-and-swap on that version or alias first, so two changes made
+  against one RevisionId cannot both succeed); GetPolicy reports that
+  RevisionId, and a stale one given to AddPermission / RemovePermission is a
+  ``PreconditionFailedException``;
 - an invocation is judged by the policy of the qualifier it names: a statement
   applies when its Resource matches the invoked ARN, its Action covers the
   invoke action, its Principal names the caller and its conditions hold; an
@@ -20,8 +23,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loam.clock import Clock
@@ -35,12 +38,14 @@ from loam.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from loam.store import RecordNotFound, RevisionMismatch
 
 __all__ = ["POLICY_LIMIT", "Permissions", "PolicyLengthExceededException", "Statement"]
 
 UNQUALIFIED = "$LATEST"
 POLICY_LIMIT = 20_480
 _CACHE_LIMIT = 4096
+_RENEW_ATTEMPTS = 5
 _NO_POLICY = "The resource you requested does not exist."
 _BAD_PRINCIPAL = "The provided principal was invalid. Please check the principal and try again."
 _SERVICE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.(amazonaws\.com|amazon\.com|aws\.internal)$")
@@ -290,7 +295,6 @@ class Permissions:
         sid = params["StatementId"]
 
         def change(latest: FunctionState) -> FunctionState:
-            self._check_revision(latest, ref.qualifier, params.get("RevisionId"), "GetPolicy")
             existing = latest.policy.get(key, ())
             if any(s.get("Sid") == sid for s in existing):
                 raise ResourceConflictException(
@@ -303,7 +307,7 @@ class Permissions:
                     f"The final policy size ({size}) is bigger than the limit ({POLICY_LIMIT}).")
             return _with_policy(latest, key, statements)
 
-        self._change(ref.name, ref.qualifier, change)
+        self._change(ref.name, ref.qualifier, change, params.get("RevisionId"), "GetPolicy")
         return {"Statement": _dumps(statement)}
 
     def remove_permission(self, params: Mapping[str, Any]) -> None:
@@ -319,7 +323,6 @@ class Permissions:
             kept = tuple(s for s in existing if s.get("Sid") != sid)
             if len(kept) == len(existing):
                 raise ResourceNotFoundException(f"Statement {sid} is not found in resource policy.")
-            self._check_revision(latest, ref.qualifier, params.get("RevisionId"))
             return _with_policy(latest, key, kept)
 
         try:
@@ -327,7 +330,8 @@ class Permissions:
         except ResourceNotFoundException:
             raise ResourceNotFoundException(
                 f"No policy found for: {self.arns.function(ref.name)}") from None
-        self._change(ref.name, ref.qualifier, change)
+        self._change(ref.name, ref.qualifier, change, params.get("RevisionId"),
+                     "GetFunction/GetAlias", refusals_first=True)
 
     def get_policy(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
         ref = parse_function_name(function_name, qualifier)
@@ -340,11 +344,71 @@ class Permissions:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _change(self, name: str, qualifier: str | None, change: Any) -> None:
-        """Apply ``change`` to ``$LATEST`` (re-applied if a concurrent write wins),
-        once the qualifier the policy belongs to is known to exist."""
-        self._revision(self.functions.resolve(name), qualifier)
-        self.functions.change_latest(name, change)
+    def _change(self, name: str, qualifier: str | None,
+                change: Callable[[FunctionState], FunctionState], expected: str | None,
+                read_api: str, refusals_first: bool = False) -> None:
+        """Apply ``change`` to ``$LATEST`` (re-applied if a concurrent write wins) and
+        renew the RevisionId of the qualifier the policy belongs to.
+
+        ``change`` is tried before anything is written, so a refused change (a
+        duplicate or missing statement) renews nothing (and, with
+        ``refusals_first``, is reported before a stale RevisionId, as
+        RemovePermission does); then a version's or alias's RevisionId is
+        renewed by compare-and-swap against the one ``expected`` (or read), which
+        is what makes a stale RevisionId fail even against a concurrent change.
+        """
+        for _ in range(_RENEW_ATTEMPTS):
+            latest = self.functions.resolve(name)
+            revision = self._revision(latest, qualifier)
+            if refusals_first:
+                change(latest)
+            if expected is not None and expected != revision:
+                raise PreconditionFailedException.stale_revision(read_api)
+            change(latest)
+            if qualifier is None or qualifier == UNQUALIFIED:
+                self._change_latest(name, change, expected, read_api)
+                return
+            if self._renew(name, qualifier, revision):
+                self.functions.change_latest(name, change)
+                return
+            if expected is not None:
+                raise PreconditionFailedException.stale_revision(read_api)
+        raise ResourceConflictException(
+            "The operation cannot be performed at this time. Concurrent updates to "
+            f"{self.arns.function(name, qualifier)}; retry.")
+
+    def _change_latest(self, name: str, change: Callable[[FunctionState], FunctionState],
+                       expected: str | None, read_api: str) -> None:
+        """The unqualified policy: its RevisionId is ``$LATEST``'s, renewed in the write."""
+        def checked(latest: FunctionState) -> FunctionState:
+            if expected is not None and expected != latest.revision_id:
+                raise PreconditionFailedException.stale_revision(read_api)
+            return change(latest)
+
+        self.functions.change_latest(name, checked)
+
+    def _renew(self, name: str, qualifier: str, revision: str) -> bool:
+        """Give the version or alias a new RevisionId if it still has ``revision``."""
+        store = self.functions.store
+        try:
+            if qualifier.isdigit():
+                version = self.functions.resolve(name, qualifier)
+                if version.revision_id != revision:
+                    return False
+                store.replace_function(*version.evolve(
+                    revision_id=new_revision()).record_replacing(version))
+            else:
+                record = store.get_alias(name, qualifier)
+                if record is None:
+                    raise ResourceNotFoundException(
+                        f"Function not found: {self.arns.function(name, qualifier)}")
+                store.replace_alias(replace(record, revision_id=new_revision()), revision)
+        except RevisionMismatch:
+            return False
+        except RecordNotFound as exc:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(name, qualifier)}") from exc
+        return True
 
     def _revision(self, latest: FunctionState, qualifier: str | None) -> str:
         """The RevisionId of the function version or alias a policy belongs to."""
@@ -357,11 +421,6 @@ class Permissions:
                     f"Function not found: {self.arns.function(latest.name, qualifier)}")
             return record.revision_id
         return self.functions.resolve(latest.name, qualifier).revision_id
-
-    def _check_revision(self, latest: FunctionState, qualifier: str | None,
-                        expected: str | None, read_api: str = "GetFunction/GetAlias") -> None:
-        if expected is not None and expected != self._revision(latest, qualifier):
-            raise PreconditionFailedException.stale_revision(read_api)
 
 
 def _key(qualifier: str | None) -> str:

@@ -61,8 +61,9 @@ def test_aws_refusals(lam: Any) -> None:
                                          "Qualifier": "$LATEST"})[:2] == (
         "InvalidParameterValueException", 400)
     assert _error(lam.add_permission, **{**grant, "StatementId": "x",
-                                         "RevisionId": "stale"})[:2] == (
-        "PreconditionFailedException", 412)
+                                         "RevisionId": "stale"}) == ADD_STALE
+    assert _error(lam.remove_permission, FunctionName=name, StatementId="dup",
+                  RevisionId="stale") == REMOVE_STALE
     assert _error(lam.get_policy, FunctionName=unique_name())[:2] == (
         "ResourceNotFoundException", 404)
 
@@ -78,8 +79,62 @@ def test_a_version_has_its_own_policy(lam: Any) -> None:
     statement = json.loads(policy["Policy"])["Statement"][0]
     assert statement["Resource"] == version["FunctionArn"]
     assert statement["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
-    assert policy["RevisionId"] == version["RevisionId"]
+    current = lam.get_function_configuration(FunctionName=name, Qualifier=version["Version"])
+    assert policy["RevisionId"] == current["RevisionId"] != version["RevisionId"]
     assert _error(lam.get_policy, FunctionName=name)[0] == "ResourceNotFoundException"
+
+
+ADD_STALE = ("PreconditionFailedException", 412,
+             "The Revision Id provided does not match the latest Revision Id. Call the "
+             "GetPolicy API to retrieve the latest Revision Id")
+REMOVE_STALE = ("PreconditionFailedException", 412,
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+
+def _revision_of(lam: Any, name: str, qualifier: str) -> str:
+    if qualifier.isdigit():
+        config = lam.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+        return str(config["RevisionId"])
+    return str(lam.get_alias(FunctionName=name, Name=qualifier)["RevisionId"])
+
+
+@pytest.mark.parametrize("kind", ["version", "alias"])
+def test_a_qualifiers_policy_changes_renew_its_revision(lam: Any, kind: str) -> None:
+    name = unique_name()
+    deploy(lam, name)
+    number = lam.publish_version(FunctionName=name)["Version"]
+    qualifier = number
+    if kind == "alias":
+        qualifier = "live"
+        lam.create_alias(FunctionName=name, Name=qualifier, FunctionVersion=number)
+    unqualified = lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    grant = {"FunctionName": name, "Qualifier": qualifier, "Action": "lambda:InvokeFunction",
+             "Principal": "s3.amazonaws.com"}
+    before = _revision_of(lam, name, qualifier)
+    lam.add_permission(**grant, StatementId="one", RevisionId=before)
+    after_add = _revision_of(lam, name, qualifier)
+    assert after_add != before
+    assert lam.get_policy(FunctionName=name, Qualifier=qualifier)["RevisionId"] == after_add
+    assert _error(lam.add_permission, **grant, StatementId="two",
+                  RevisionId=before) == ADD_STALE
+    assert _revision_of(lam, name, qualifier) == after_add  # a refusal renews nothing
+    assert _error(lam.add_permission, **grant, StatementId="one")[0] == \
+        "ResourceConflictException"
+    assert _revision_of(lam, name, qualifier) == after_add
+    lam.add_permission(**grant, StatementId="two", RevisionId=after_add)
+    after_second = _revision_of(lam, name, qualifier)
+    assert after_second != after_add
+    remove = {"FunctionName": name, "Qualifier": qualifier, "StatementId": "one"}
+    assert _error(lam.remove_permission, **remove, RevisionId=after_add) == REMOVE_STALE
+    lam.remove_permission(**remove, RevisionId=after_second)
+    after_remove = _revision_of(lam, name, qualifier)
+    assert after_remove != after_second
+    policy = lam.get_policy(FunctionName=name, Qualifier=qualifier)
+    assert [s["Sid"] for s in json.loads(policy["Policy"])["Statement"]] == ["two"]
+    assert policy["RevisionId"] == after_remove
+    # The unqualified function's RevisionId belongs to its own policy alone.
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == unqualified
 
 
 def test_the_policy_survives_updates_and_restarts(tmp_path: Path) -> None:
