@@ -152,3 +152,35 @@ export function formatMoney(value) {
   if (Math.abs(value) < 0.01) return `$${value.toPrecision(2)}`;
   return `$${value.toFixed(2)}`;
 }
+
+// The cost chart's series for one function over a window: EstimatedCharges (month to date)
+// when the server publishes it for the function, else each period's usage priced from the
+// table (before the free tier). Billing is hourly, so the period is at least an hour.
+export async function costSeries(functionName, architecture, window) {
+  const period = Math.max(3600, window.period);
+  const start = Math.floor(window.start / period) * period;
+  const end = Math.ceil(window.end / period) * period;
+  const slots = { start, end, period };
+  const published = (await listMetrics(BILLING, "EstimatedCharges"))
+    .find((m) => m.Dimensions.some((d) => d.Name === "FunctionName" && d.Value === functionName));
+  if (published) {
+    const r = await metricData([{ Id: "c", MetricStat: { Metric: { Namespace: BILLING, MetricName: "EstimatedCharges", Dimensions: published.Dimensions }, Period: period, Stat: "Maximum" } }], start, end);
+    return { source: "EstimatedCharges", slots, byTime: zip(r.c) };
+  }
+  const dims = [{ Name: "FunctionName", Value: functionName }, { Name: "Architecture", Value: architecture }];
+  const r = await metricData(USAGE.map((metric, i) => ({
+    Id: `m${i}`, MetricStat: { Metric: { Namespace: BILLING, MetricName: metric, Dimensions: dims }, Period: period, Stat: "Sum" },
+  })), start, end);
+  const [req, gbs, eph] = [zip(r.m0), zip(r.m1), zip(r.m2)];
+  const byTime = new Map();
+  for (const t of new Set([...req.keys(), ...gbs.keys(), ...eph.keys()])) {
+    byTime.set(t, usageCost(architecture, req.get(t) || 0, gbs.get(t) || 0, eph.get(t) || 0));
+  }
+  return { source: "computed", slots, byTime };
+}
+
+function zip(result) {
+  const m = new Map();
+  (result?.Timestamps || []).forEach((t, i) => m.set(Math.round(t), result.Values[i]));
+  return m;
+}
