@@ -21,6 +21,7 @@ from typing import Any
 
 from loam.auth import Authenticator
 from loam.billing import BillingMetrics, UsageRecorder
+from loam.billing.provisioned import ProvisionedMeter, allocated_from, version_describer
 from loam.clock import Clock, SystemClock
 from loam.config import Settings
 from loam.control.aliases import AliasService
@@ -112,7 +113,7 @@ class Node:
         self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
             self.clock, settings.region, self.admission,
-            MetricsObserver(self.metrics, self.usage),
+            MetricsObserver(self.metrics, self.usage, self.admission),
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,
@@ -120,6 +121,9 @@ class Node:
         self.invoker.queue = self.queue
         self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
                                        self.invoker.logs)
+        self.provisioned_meter = ProvisionedMeter(
+            self.usage, self.clock, self.admission.provisioned_targets,
+            allocated_from(self.provisioner.status), version_describer(self.functions))
         self.provisioned = ProvisionedConcurrency(
             self.functions, self.clock, status=self.provisioner.status,
             on_change=self._refresh_reservations,
@@ -162,6 +166,7 @@ class Node:
             asyncio.create_task(self.queue.run(), name="async-queue"),
             asyncio.create_task(self.sqs_source.run(), name="sqs-event-source"),
             asyncio.create_task(self.usage.run(), name="billing-usage-flush"),
+            asyncio.create_task(self.provisioned_meter.run(), name="provisioned-meter"),
         ]
 
     async def stop(self) -> None:
@@ -174,6 +179,8 @@ class Node:
             await service.stop()
         await self.queue.close()
         await self.invoker.close()
+        with contextlib.suppress(Exception):  # stopping anyway: the last interval unbilled
+            await self.provisioned_meter.tick()
         await self._flush_usage()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)

@@ -12,7 +12,12 @@ works a month at a time over every function's usage:
   (the dearer architecture), then from arm64 — a documented choice, AWS
   does not say how it splits a free tier both architectures share;
 - ephemeral storage: GB-seconds above the free 512 MB, at one price, no
-  free tier.
+  free tier;
+- provisioned concurrency: the GB-seconds of configured (allocated)
+  environments, and the duration of invocations they served, each at its own
+  price per architecture, no free tier and no tiers (as AWS). Those
+  invocations' duration is not also charged at the on-demand price; their
+  requests are ordinary requests.
 
 An account-wide charge (requests, a duration tier) is shared between the
 functions that caused it in proportion to their requests or GB-seconds, so
@@ -50,6 +55,20 @@ class Usage:
     requests: int
     gb_seconds: Decimal
     ephemeral_gb_seconds: Decimal = _ZERO
+    provisioned_gb_seconds: Decimal = _ZERO  # configured environments' time
+    provisioned_duration_gb_seconds: Decimal = _ZERO  # part of gb_seconds they served
+
+    @property
+    def on_demand_gb_seconds(self) -> Decimal:
+        return max(_ZERO, self.gb_seconds - self.provisioned_duration_gb_seconds)
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(self.function, self.architecture, self.month,
+                     self.requests + other.requests, self.gb_seconds + other.gb_seconds,
+                     self.ephemeral_gb_seconds + other.ephemeral_gb_seconds,
+                     self.provisioned_gb_seconds + other.provisioned_gb_seconds,
+                     self.provisioned_duration_gb_seconds
+                     + other.provisioned_duration_gb_seconds)
 
 
 @dataclass(frozen=True)
@@ -58,11 +77,12 @@ class Cost:
     request_cost: Decimal
     duration_cost: Decimal
     ephemeral_cost: Decimal
+    provisioned_cost: Decimal = _ZERO
     total: Decimal = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "total",
-                           self.request_cost + self.duration_cost + self.ephemeral_cost)
+        object.__setattr__(self, "total", self.request_cost + self.duration_cost
+                           + self.ephemeral_cost + self.provisioned_cost)
 
 
 def estimate(usage: Iterable[Usage], prices: PriceTable,
@@ -72,10 +92,7 @@ def estimate(usage: Iterable[Usage], prices: PriceTable,
     for line in usage:
         key = (line.month, line.function, line.architecture)
         before = merged.get(key)
-        merged[key] = line if before is None else Usage(
-            line.function, line.architecture, line.month, before.requests + line.requests,
-            before.gb_seconds + line.gb_seconds,
-            before.ephemeral_gb_seconds + line.ephemeral_gb_seconds)
+        merged[key] = line if before is None else before.plus(line)
     months: dict[str, list[Usage]] = {}
     for key in sorted(merged):
         months.setdefault(key[0], []).append(merged[key])
@@ -92,7 +109,8 @@ def _month(lines: list[Usage], prices: PriceTable, free_tier: bool) -> list[Cost
         / _MILLION
     by_arch: dict[str, Decimal] = {}
     for line in lines:
-        by_arch[line.architecture] = by_arch.get(line.architecture, _ZERO) + line.gb_seconds
+        by_arch[line.architecture] = (by_arch.get(line.architecture, _ZERO)
+                                      + line.on_demand_gb_seconds)
     free_left = prices.free_gb_seconds if free_tier else _ZERO
     arch_charge: dict[str, Decimal] = {}
     for arch in sorted(by_arch, key=_free_tier_order):
@@ -108,10 +126,23 @@ def _month(lines: list[Usage], prices: PriceTable, free_tier: bool) -> list[Cost
         costs.append(Cost(
             line,
             _share(request_charge, Decimal(line.requests), requests),
-            _share(arch_charge[line.architecture], line.gb_seconds, arch_total),
+            _share(arch_charge[line.architecture], line.on_demand_gb_seconds, arch_total),
             line.ephemeral_gb_seconds * prices.ephemeral_per_gb_second,
+            _provisioned(line, prices),
         ))
     return costs
+
+
+def _provisioned(line: Usage, prices: PriceTable) -> Decimal:
+    if not line.provisioned_gb_seconds and not line.provisioned_duration_gb_seconds:
+        return _ZERO
+    arch = line.architecture
+    configured = prices.provisioned_per_gb_second.get(arch)
+    served = prices.provisioned_duration_per_gb_second.get(arch)
+    if configured is None or served is None:
+        raise ValueError(f"no provisioned concurrency prices for architecture {arch!r}")
+    return (line.provisioned_gb_seconds * configured
+            + line.provisioned_duration_gb_seconds * served)
 
 
 def _free_tier_order(architecture: str) -> tuple[int, str]:

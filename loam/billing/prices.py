@@ -43,7 +43,9 @@ class PriceTable:
     per_million_requests: Decimal
     duration: dict[str, tuple[Tier, ...]]  # architecture → tiers, cheapest last
     ephemeral_per_gb_second: Decimal
-    provisioned_per_gb_second: Decimal
+    # Provisioned concurrency: configured time, and the duration of invocations it
+    # served, per architecture (GB-seconds; no free tier).
+    provisioned_per_gb_second: dict[str, Decimal]
     provisioned_duration_per_gb_second: dict[str, Decimal]
     free_requests: Decimal
     free_gb_seconds: Decimal
@@ -70,8 +72,6 @@ def parse_prices(document: Any) -> PriceTable:
     root = _object(document, "the table")
     duration = _object(root.get("Duration"), "Duration")
     provisioned = _object(root.get("ProvisionedConcurrency"), "ProvisionedConcurrency")
-    provisioned_duration = _object(provisioned.get("DurationPerGBSecond"),
-                                   "ProvisionedConcurrency.DurationPerGBSecond")
     free = _object(root.get("FreeTier"), "FreeTier")
     return PriceTable(
         region=_text(root.get("Region"), "Region"),
@@ -83,12 +83,10 @@ def parse_prices(document: Any) -> PriceTable:
         ephemeral_per_gb_second=_amount(
             _object(root.get("EphemeralStorage"), "EphemeralStorage").get("PerGBSecond"),
             "EphemeralStorage.PerGBSecond"),
-        provisioned_per_gb_second=_amount(provisioned.get("PerGBSecond"),
-                                          "ProvisionedConcurrency.PerGBSecond"),
-        provisioned_duration_per_gb_second={
-            arch: _amount(provisioned_duration.get(arch),
-                          f"ProvisionedConcurrency.DurationPerGBSecond.{arch}")
-            for arch in ARCHITECTURES},
+        provisioned_per_gb_second=_per_architecture(provisioned.get("PerGBSecond"),
+                                                    "ProvisionedConcurrency.PerGBSecond"),
+        provisioned_duration_per_gb_second=_per_architecture(
+            provisioned.get("DurationPerGBSecond"), "ProvisionedConcurrency.DurationPerGBSecond"),
         free_requests=_amount(free.get("Requests"), "FreeTier.Requests"),
         free_gb_seconds=_amount(free.get("GBSeconds"), "FreeTier.GBSeconds"),
     )
@@ -113,6 +111,11 @@ def _tiers(raw: Any, where: str) -> tuple[Tier, ...]:
                                     f"before ({tiers[-1].up_to})")
         tiers.append(Tier(limit, _amount(tier.get("PerGBSecond"), f"{at}.PerGBSecond")))
     return tuple(tiers)
+
+
+def _per_architecture(raw: Any, where: str) -> dict[str, Decimal]:
+    prices = _object(raw, where)
+    return {arch: _amount(prices.get(arch), f"{where}.{arch}") for arch in ARCHITECTURES}
 
 
 def _object(raw: Any, where: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """``loam cost``: what the node's workload would have cost on AWS Lambda.
 
 The usage comes from the node's CloudWatch API (namespace ``Loam/Billing``:
-``Requests``, ``BilledGBSeconds``, ``EphemeralGBSeconds`` per FunctionName
+``Requests``, ``BilledGBSeconds``, ``EphemeralGBSeconds``,
+``ProvisionedGBSeconds``, ``ProvisionedDurationGBSeconds`` per FunctionName
 and Architecture, hourly): ListMetrics names the series, GetMetricStatistics
 reads each one's hourly ``Sum`` over the range (in windows of at most 1,440
 hours, CloudWatch's datapoint limit). The bill is worked out here
@@ -34,9 +35,10 @@ __all__ = ["COLUMNS", "Line", "register", "summarise", "usage_from_series"]
 
 HOUR = 3600
 MAX_HOURS = 1440  # GetMetricStatistics' datapoint limit
-METRICS = ("Requests", "BilledGBSeconds", "EphemeralGBSeconds")
+METRICS = ("Requests", "BilledGBSeconds", "EphemeralGBSeconds", "ProvisionedGBSeconds",
+           "ProvisionedDurationGBSeconds")
 COLUMNS = ("REQUESTS", "GB-SECONDS", "REQUEST COST", "DURATION COST", "EPHEMERAL COST",
-           "TOTAL")
+           "PROVISIONED COST", "TOTAL")
 _ZERO = Decimal(0)
 
 
@@ -70,10 +72,24 @@ class Line:
     request_cost: Decimal
     duration_cost: Decimal
     ephemeral_cost: Decimal
+    provisioned_gb_seconds: Decimal = _ZERO
+    provisioned_cost: Decimal = _ZERO
 
     @property
     def total(self) -> Decimal:
-        return self.request_cost + self.duration_cost + self.ephemeral_cost
+        return self.request_cost + self.duration_cost + self.ephemeral_cost \
+            + self.provisioned_cost
+
+    def plus(self, other: Line, key: str | None = None) -> Line:
+        return Line(self.key if key is None else key,
+                    tuple(sorted(set(self.architectures) | set(other.architectures))),
+                    self.requests + other.requests, self.gb_seconds + other.gb_seconds,
+                    self.ephemeral_gb_seconds + other.ephemeral_gb_seconds,
+                    self.request_cost + other.request_cost,
+                    self.duration_cost + other.duration_cost,
+                    self.ephemeral_cost + other.ephemeral_cost,
+                    self.provisioned_gb_seconds + other.provisioned_gb_seconds,
+                    self.provisioned_cost + other.provisioned_cost)
 
     def document(self, key_name: str) -> dict[str, Any]:
         doc: dict[str, Any] = {key_name: self.key} if key_name else {}
@@ -85,13 +101,16 @@ class Line:
             "RequestCost": _number(self.request_cost, 6),
             "DurationCost": _number(self.duration_cost, 6),
             "EphemeralCost": _number(self.ephemeral_cost, 6),
+            "ProvisionedGBSeconds": _number(self.provisioned_gb_seconds, 6),
+            "ProvisionedCost": _number(self.provisioned_cost, 6),
             "Total": _number(self.total, 6),
         })
         return doc
 
     def cells(self) -> list[object]:
         return [f"{self.requests:,}", f"{self.gb_seconds:,.3f}", _money(self.request_cost),
-                _money(self.duration_cost), _money(self.ephemeral_cost), _money(self.total)]
+                _money(self.duration_cost), _money(self.ephemeral_cost),
+                _money(self.provisioned_cost), _money(self.total)]
 
 
 def usage_from_series(series: Iterable[tuple[str, str, str, Sequence[dict[str, Any]]]]
@@ -106,7 +125,9 @@ def usage_from_series(series: Iterable[tuple[str, str, str, Sequence[dict[str, A
             sums = totals.setdefault((function, arch, month), {})
             sums[metric] = sums.get(metric, _ZERO) + Decimal(str(point["Sum"]))
     return [Usage(fn, arch, month, int(sums.get("Requests", _ZERO).to_integral_value()),
-                  sums.get("BilledGBSeconds", _ZERO), sums.get("EphemeralGBSeconds", _ZERO))
+                  sums.get("BilledGBSeconds", _ZERO), sums.get("EphemeralGBSeconds", _ZERO),
+                  sums.get("ProvisionedGBSeconds", _ZERO),
+                  sums.get("ProvisionedDurationGBSeconds", _ZERO))
             for (fn, arch, month), sums in sorted(totals.items())]
 
 
@@ -125,24 +146,19 @@ def summarise(costs: Iterable[Cost], by: str, function: str | None = None) -> li
 def total_of(lines: Iterable[Line]) -> Line:
     total = Line("TOTAL", (), 0, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO)
     for line in lines:
-        total = Line("TOTAL", (), total.requests + line.requests,
-                     total.gb_seconds + line.gb_seconds,
-                     total.ephemeral_gb_seconds + line.ephemeral_gb_seconds,
-                     total.request_cost + line.request_cost,
-                     total.duration_cost + line.duration_cost,
-                     total.ephemeral_cost + line.ephemeral_cost)
-    return total
+        total = total.plus(line)
+    return Line("TOTAL", (), total.requests, total.gb_seconds, total.ephemeral_gb_seconds,
+                total.request_cost, total.duration_cost, total.ephemeral_cost,
+                total.provisioned_gb_seconds, total.provisioned_cost)
 
 
 def _add(line: Line | None, key: str, cost: Cost) -> Line:
     usage = cost.usage
     base = line or Line(key, (), 0, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO)
-    return Line(key, tuple(sorted(set(base.architectures) | {usage.architecture})),
-                base.requests + usage.requests, base.gb_seconds + usage.gb_seconds,
-                base.ephemeral_gb_seconds + usage.ephemeral_gb_seconds,
-                base.request_cost + cost.request_cost,
-                base.duration_cost + cost.duration_cost,
-                base.ephemeral_cost + cost.ephemeral_cost)
+    return base.plus(Line(key, (usage.architecture,), usage.requests, usage.gb_seconds,
+                          usage.ephemeral_gb_seconds, cost.request_cost, cost.duration_cost,
+                          cost.ephemeral_cost, usage.provisioned_gb_seconds,
+                          cost.provisioned_cost), key)
 
 
 def time_range(args: argparse.Namespace, now: float) -> tuple[float, float]:

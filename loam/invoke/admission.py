@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from loam.errors import TooManyRequestsException
 
-__all__ = ["Admission", "AdmissionStatistics"]
+__all__ = ["Admission", "AdmissionStatistics", "on_provisioned_now"]
+
+# True inside an invocation admitted on provisioned concurrency (read by the metrics
+# observer for AWS's ProvisionedConcurrency* metrics and provisioned billing).
+on_provisioned_now: ContextVar[bool] = ContextVar("on_provisioned_now", default=False)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Admission:
                 with self._admit_provisioned(key, on_provisioned):
                     yield
                 return
+            on_provisioned_now.set(False)  # spill-over, also in a context that ran one on it
         if reserved is not None:
             if running >= reserved:
                 self._throttled += 1
@@ -96,9 +102,11 @@ class Admission:
         """Runs on the function's provisioned concurrency: outside the unreserved pool."""
         self._on_provisioned[key] = running + 1
         self._running[key[0]] = self._running.get(key[0], 0) + 1
+        on_provisioned_now.set(True)
         try:
             yield
         finally:
+            on_provisioned_now.set(False)  # not reset(): the exit may run in another context
             left = self._on_provisioned[key] - 1
             if left:
                 self._on_provisioned[key] = left
@@ -109,6 +117,14 @@ class Admission:
                 self._running[key[0]] = left
             else:
                 del self._running[key[0]]
+
+    def provisioned(self, function_name: str, version: str) -> tuple[int, int]:
+        """(invocations running on the version's provisioned concurrency, its size)."""
+        key = (function_name, version)
+        return self._on_provisioned.get(key, 0), self._provisioned.get(key, 0)
+
+    def provisioned_targets(self) -> dict[tuple[str, str], int]:
+        return dict(self._provisioned)
 
     def statistics(self) -> AdmissionStatistics:
         return AdmissionStatistics(

@@ -3,7 +3,12 @@
 A metric is read from a series' minutes: a count metric (Invocations,
 Errors, Throttles, AsyncEventsReceived) is one sample of 1 per occurrence, as
 Lambda publishes it; a measured metric (Duration, ConcurrentExecutions,
-AsyncEventAge) is the minute's aggregate. Dimension sets are AWS's: none;
+AsyncEventAge) is the minute's aggregate. The provisioned-concurrency metrics
+are AWS's: ProvisionedConcurrencyInvocations and ...SpilloverInvocations count
+invocations of a version with provisioned concurrency that it did (did not)
+serve; ProvisionedConcurrentExecutions and ProvisionedConcurrencyUtilization
+(that number over the version's provisioned size; FunctionName + Resource
+only) are sampled as each such invocation starts. Dimension sets are AWS's: none;
 FunctionName; FunctionName + Resource (qualified invocations);
 FunctionName + Resource + ExecutedVersion (alias invocations).
 """
@@ -30,6 +35,7 @@ class LambdaMetric:
     unit: str
     field: str  # the Minute slot it is read from
     counted: bool  # one sample of 1 per occurrence
+    qualified_only: bool = False  # published under FunctionName + Resource only
 
     def of(self, minute: Minute) -> Aggregate | None:
         value = getattr(minute, self.field)
@@ -46,6 +52,10 @@ METRICS: dict[str, LambdaMetric] = {m.name: m for m in (
     LambdaMetric("Duration", "Milliseconds", "duration", False),
     LambdaMetric("ConcurrentExecutions", "Count", "concurrency", False),
     LambdaMetric("AsyncEventAge", "Milliseconds", "event_age", False),
+    LambdaMetric("ProvisionedConcurrencyInvocations", "Count", "pc_invocations", True),
+    LambdaMetric("ProvisionedConcurrencySpilloverInvocations", "Count", "pc_spillover", True),
+    LambdaMetric("ProvisionedConcurrentExecutions", "Count", "pc_concurrency", False),
+    LambdaMetric("ProvisionedConcurrencyUtilization", "None", "pc_utilization", False, True),
 )}
 
 
@@ -68,6 +78,13 @@ def dimension_sets(key: SeriesKey) -> list[Dimensions]:
     return sets
 
 
+def metric_dimension_sets(metric: LambdaMetric, key: SeriesKey) -> list[Dimensions]:
+    sets = dimension_sets(key)
+    if metric.qualified_only:
+        return [d for d in sets if len(d) == 2 and d[1][0] == "Resource"]
+    return sets
+
+
 def aggregate_periods(recorder: MetricsRecorder, metric: LambdaMetric, dimensions: Dimensions,
                       start: float, end: float, period: int) -> dict[int, Aggregate]:
     """Period start (epoch seconds) → the merged samples of every series published under
@@ -82,7 +99,7 @@ def aggregate_periods(recorder: MetricsRecorder, metric: LambdaMetric, dimension
                 periods.setdefault(slot, Aggregate()).merge(samples)
         return periods
     for key, minutes in recorder.series():
-        if dimensions not in dimension_sets(key):
+        if dimensions not in metric_dimension_sets(metric, key):
             continue
         for minute_index, minute in list(minutes.items()):
             if not first <= minute_index <= last:
@@ -105,7 +122,7 @@ def known_metrics(recorder: MetricsRecorder) -> Iterable[tuple[str, Dimensions]]
         for metric in METRICS.values():
             if not any(metric.of(m) is not None for m in list(minutes.values())):
                 continue
-            for dims in dimension_sets(key):
+            for dims in metric_dimension_sets(metric, key):
                 if (metric.name, dims) not in seen:
                     seen.add((metric.name, dims))
                     yield metric.name, dims

@@ -10,20 +10,24 @@ from __future__ import annotations
 from loam.billing.usage import UsageRecorder
 from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
+from loam.invoke.admission import Admission, on_provisioned_now
 from loam.metrics.recorder import MetricsRecorder, resource_of
 from loam.sandbox.environment import InvocationOutcome, InvocationRequest
 from loam.store import AsyncEventRecord
 
 __all__ = ["MetricsObserver"]
 
-# (resource, executed version) of an invocation, from its beginning to its report.
-Began = tuple[str | None, str | None]
+# (resource, executed version, served by provisioned concurrency — None when the
+# version has none) of an invocation, from its beginning to its report.
+Began = tuple[str | None, str | None, bool | None]
 
 
 class MetricsObserver:
-    def __init__(self, recorder: MetricsRecorder, usage: UsageRecorder | None = None) -> None:
+    def __init__(self, recorder: MetricsRecorder, usage: UsageRecorder | None = None,
+                 admission: Admission | None = None) -> None:
         self.recorder = recorder
         self.usage = usage  # the billing usage (loam/billing/usage.py), when kept
+        self.admission = admission  # who knows provisioned concurrency, when there is one
 
     def throttled(self, function_name: str, qualifier: str | None) -> None:
         self.recorder.throttled(*_named(function_name, qualifier))
@@ -41,18 +45,24 @@ class MetricsObserver:
         qualifier = resource.rpartition(":")[2] if resource else None
         executed = fn.version if qualifier is not None and qualifier != fn.version else None
         self.recorder.started(fn.name, resource, executed)
-        return resource, executed
+        provisioned: bool | None = None
+        if self.admission is not None:
+            running, size = self.admission.provisioned(fn.name, fn.version)
+            if size:
+                provisioned = on_provisioned_now.get()
+                self.recorder.provisioned(fn.name, resource, executed, running, size)
+        return resource, executed, provisioned
 
     def finished(self, fn: FunctionState, request: InvocationRequest,
                  outcome: InvocationOutcome | None, began: Began) -> None:
         if outcome is not None:
-            resource, executed = began
+            resource, executed, provisioned = began
             self.recorder.finished(fn.name, resource, executed, outcome.duration_ms,
-                                   outcome.init_ms, outcome.status != "success")
+                                   outcome.init_ms, outcome.status != "success", provisioned)
             if self.usage is not None:
                 self.usage.record_duration(fn.name, fn.architectures[0], fn.memory_size,
                                            fn.ephemeral_storage, outcome.duration_ms,
-                                           fn.timeout)
+                                           fn.timeout, bool(provisioned))
         self.recorder.ended(fn.name)
 
 

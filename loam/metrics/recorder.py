@@ -44,7 +44,8 @@ class Minute:
     """One series' samples in one minute."""
 
     __slots__ = ("concurrency", "duration", "errors", "event_age", "events_received",
-                 "init", "invocations", "throttles")
+                 "init", "invocations", "pc_concurrency", "pc_invocations", "pc_spillover",
+                 "pc_utilization", "throttles")
 
     def __init__(self) -> None:
         self.invocations = 0
@@ -55,6 +56,11 @@ class Minute:
         self.init: Aggregate | None = None
         self.concurrency: Aggregate | None = None
         self.event_age: Aggregate | None = None
+        # Versions and aliases with provisioned concurrency only.
+        self.pc_invocations = 0
+        self.pc_spillover = 0
+        self.pc_concurrency: Aggregate | None = None
+        self.pc_utilization: Aggregate | None = None
 
 
 class Totals:
@@ -144,14 +150,34 @@ class MetricsRecorder:
                 minute.concurrency = Aggregate()
             minute.concurrency.add(running)
 
+    def provisioned(self, function: str, resource: str | None, version: str | None,
+                    running: int, size: int) -> None:
+        """An invocation began on a version with ``size`` provisioned environments, of
+        which ``running`` now serve invocations (ProvisionedConcurrentExecutions and
+        ProvisionedConcurrencyUtilization are sampled here)."""
+        minute = self._minute((function, resource, version))
+        if minute is not None:
+            if minute.pc_concurrency is None or minute.pc_utilization is None:
+                minute.pc_concurrency, minute.pc_utilization = Aggregate(), Aggregate()
+            minute.pc_concurrency.add(running)
+            minute.pc_utilization.add(running / size)
+
     def finished(self, function: str, resource: str | None, version: str | None,
-                 duration_ms: float, init_ms: float | None, error: bool) -> None:
-        """An invocation was reported (with or without a function error)."""
+                 duration_ms: float, init_ms: float | None, error: bool,
+                 provisioned: bool | None = None) -> None:
+        """An invocation was reported (with or without a function error);
+        ``provisioned``: whether provisioned concurrency served it, None when its
+        version has none."""
         key = (function, resource, version)
         minute = self._minute(key)
         if minute is None:
             return
         minute.invocations += 1
+        if provisioned is not None:
+            if provisioned:
+                minute.pc_invocations += 1
+            else:
+                minute.pc_spillover += 1
         totals = self._totals[key]
         totals.invocations += 1
         if error:

@@ -22,7 +22,8 @@ def test_shipped_table_is_us_east_1() -> None:
     assert [t.per_gb_second for t in prices.duration["arm64"]] == [
         D("0.0000133334"), D("0.0000120001"), D("0.0000106667")]
     assert prices.ephemeral_per_gb_second == D("0.0000000309")
-    assert prices.provisioned_per_gb_second == D("0.0000041667")
+    assert prices.provisioned_per_gb_second == {"x86_64": D("0.0000041667"),
+                                                "arm64": D("0.0000033334")}
     assert prices.provisioned_duration_per_gb_second == {
         "x86_64": D("0.0000097222"), "arm64": D("0.0000077778")}
     assert (prices.free_requests, prices.free_gb_seconds) == (D(1_000_000), D(400_000))

@@ -149,5 +149,9 @@ def test_billing_metrics_hourly_sums(reopen: Reopen) -> None:
     assert storage[start].total == 0.5 and storage[start + HOUR].total == 0.0
     assert run(metrics.periods("BilledGBSeconds", dims[1:], start, end, HOUR)) == {}
     assert run(metrics.periods("Nope", dims, start, end, HOUR)) == {}
-    assert sorted(run(metrics.metrics())) == [
-        (name, dims) for name in ("BilledGBSeconds", "EphemeralGBSeconds", "Requests")]
+    assert sorted(run(metrics.metrics())) == sorted([
+        (name, dims) for name in ("BilledGBSeconds", "EphemeralGBSeconds",
+                                  "ProvisionedDurationGBSeconds", "ProvisionedGBSeconds",
+                                  "Requests")] + [
+        ("EstimatedCharges", (("Currency", "USD"),)),
+        ("EstimatedCharges", (("Currency", "USD"), ("FunctionName", "f")))])

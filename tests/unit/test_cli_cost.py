@@ -82,7 +82,8 @@ def test_json_lines_and_total() -> None:
     [line] = doc["Lines"]
     assert line == {"Function": "f", "Architectures": ["x86_64"], "Requests": 3_000_000,
                     "GBSeconds": 180000.0, "EphemeralGBSeconds": 0.0, "RequestCost": 0.4,
-                    "DurationCost": 0.0, "EphemeralCost": 0.0, "Total": 0.4}
+                    "DurationCost": 0.0, "EphemeralCost": 0.0, "ProvisionedGBSeconds": 0.0,
+                    "ProvisionedCost": 0.0, "Total": 0.4}
     assert doc["Total"]["Total"] == 0.4 and doc["FreeTier"] is True
     # 30 days back from NOW, from the start of that hour, hourly
     assert {c["Period"] for c in fake.calls} == {3600}
@@ -116,9 +117,25 @@ def test_text_rows_end_with_the_total() -> None:
     rows = [line.split("\t") for line in text.splitlines()]
     # f: 2M × $0.20/1M = $0.40; 500,000 GB-s × $0.0000166667 = $8.33335 → $8.33
     assert rows[0] == ["f", "x86_64", "2,000,000", "500,000.000", "$0.40", "$8.33", "$0.00",
-                       "$8.73"]
+                       "$0.00", "$8.73"]
     assert rows[1][:2] == ["g", "arm64"] and rows[1][4:6] == ["<$0.01", "<$0.01"]
     assert rows[2][:3] == ["TOTAL", "", "2,000,010"]
+
+
+def test_provisioned_concurrency_lines() -> None:
+    # 1M GB-s configured on arm64, 10,000 GB-s of it served invocations (of 10,000 in
+    # all), no free tier: 1,000,000 × $0.0000033334 + 10,000 × $0.0000077778 = $3.411178.
+    fake = FakeCloudWatch({**usage_of(100, 10_000, fn="pc", arch="arm64"),
+                           ("pc", "arm64", "ProvisionedGBSeconds"): [(MAR, 1_000_000)],
+                           ("pc", "arm64", "ProvisionedDurationGBSeconds"): [(MAR, 10_000)]})
+    _, text = run_cost(fake, "-o", "json", "--no-free-tier")
+    [line] = json.loads(text)["Lines"]
+    assert line["ProvisionedGBSeconds"] == 1_000_000
+    assert line["ProvisionedCost"] == pytest.approx(3.411178)
+    assert line["DurationCost"] == 0.0  # every GB-second ran on provisioned concurrency
+    assert line["Total"] == pytest.approx(3.411178 + 100 * 0.2 / 1e6)
+    _, text = run_cost(fake, "--no-free-tier")
+    assert text.splitlines()[0].split("\t")[7] == "$3.41"
 
 
 def test_long_ranges_are_read_in_windows_of_1440_hours() -> None:
