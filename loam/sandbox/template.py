@@ -8,10 +8,11 @@ of its own, where it keeps CAP_SYS_ADMIN/CAP_NET_ADMIN (see
 ``jail.become_template_runtime``). It runs Init once, uncapped, and then
 forks environments on request (``runtimes/python/_loam_template.py``): each
 fork gets its own cgroup (loam moves it in before it does anything else),
-its own mount/pid/ipc/uts/net namespaces, its own ext4 /tmp disk (mounted by
-the privileged ``tmpmount.py`` helper, as ext4 cannot be mounted inside a
-user namespace), a fresh /proc and /dev/shm, no capabilities, re-seeded
-randomness, and runs the after-restore hooks.
+its own mount/pid/ipc/uts/net namespaces, its own ext4 /tmp disk (taken
+ready-formatted from ``TmpDisks`` and mounted by the privileged
+``tmpmount.py`` helper, as ext4 cannot be mounted inside a user namespace),
+a fresh /proc and /dev/shm, no capabilities, re-seeded randomness, and runs
+the after-restore hooks.
 
 Invariants:
 - any failure on the template path falls back to a fresh environment (the
@@ -45,9 +46,9 @@ from loam.sandbox.environment import (
     EnvironmentFailed,
     EnvironmentSpec,
     ExecutionEnvironment,
-    make_tmp_image,
 )
 from loam.sandbox.host import HostCapabilities
+from loam.sandbox.tmpdisks import TmpDisks
 
 __all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
 
@@ -75,17 +76,15 @@ class TemplateEnvironment(ExecutionEnvironment):
         self.last_used = time.monotonic()
         self._control: socket.socket | None = None
         self._init_claimed = False
-        self._spare: asyncio.Task[Path | None] | None = None
-        self._spares = 0
         self._monitor: asyncio.Task[None] | None = None
         # One fork prepared ahead of need (``ForkedEnvironment.prepare``), and its task.
         self.spare: ForkedEnvironment | None = None
         self._preparing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Ready for the first fork: a /tmp disk (formatted while Init runs) and the helper.
+        # Ready for the first fork: /tmp disks (formatted while Init runs) and the helper.
         if self.host.sized_tmp:
-            self._spare = asyncio.create_task(self._format())
+            self.manager.disks.warm(self.spec.ephemeral_mb)
             await self.manager.start_helper()
         self._control, child = socket.socketpair()
         self._extra_fds = [child.fileno()]
@@ -206,49 +205,24 @@ class TemplateEnvironment(ExecutionEnvironment):
         self.last_used = time.monotonic()
 
     async def take_image(self, target: Path) -> bool:
-        """Move a formatted /tmp disk for a fork to ``target``; False for a tmpfs /tmp."""
+        """Put a formatted /tmp disk for a fork at ``target``; False for a tmpfs /tmp."""
         if not self.host.sized_tmp:
             return False
-        task, self._spare = self._spare, None
-        image = await task if task is not None else None
-        if image is None:
-            image = await self._format()
-        if image is None:
-            raise EnvironmentFailed("cannot format a /tmp disk")
-        os.replace(image, target)
-        return True
-
-    def refill(self) -> None:
-        """Format the next fork's /tmp disk now (not during a fork: spawning mkfs stalls
-        the event loop and competes for the CPU)."""
-        if self.host.sized_tmp and self._spare is None and self.alive:
-            self._spare = asyncio.create_task(self._format())
-
-    async def _format(self) -> Path | None:
-        self._spares += 1
-        image = self.work_root / f"{self.id}-spare-{self._spares}.img"
         try:
-            await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
-        except (EnvironmentFailed, OSError) as exc:
-            log.warning("template %s: %s", self.id, exc)
-            return None
-        return image
+            await self.manager.disks.take(self.spec.ephemeral_mb, target)
+        except OSError as exc:
+            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
+        return True
 
     async def _teardown(self) -> None:
         if self._monitor is not None and self._monitor is not asyncio.current_task():
             self._monitor.cancel()
         if self._preparing is not None and self._preparing is not asyncio.current_task():
             self._preparing.cancel()
-        if self._spare is not None:
-            self._spare.cancel()
-            with contextlib.suppress(BaseException):
-                await self._spare
         if self._control is not None:
             self._control.close()
             self._control = None
         await super()._teardown()
-        for spare in self.work_root.glob(f"{self.id}-spare-*.img"):
-            spare.unlink(missing_ok=True)
 
 
 class ForkedEnvironment(ExecutionEnvironment):
@@ -275,10 +249,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         A prepared environment (a template's spare) costs a sleeping process
         and its cgroup until ``start`` finishes it.
         """
-        try:
-            await self._fork()
-        finally:
-            self.template.refill()
+        await self._fork()
 
     async def _fork(self) -> None:
         template = self.template
@@ -389,7 +360,7 @@ class ForkedEnvironment(ExecutionEnvironment):
             raise EOFError("the fork did not create its namespaces")
         self._phases.append(("unshared", time.monotonic()))
         if image is not None:
-            await self.template.manager.mount_tmp(pid, image)
+            await self.template.manager.mount_tmp(pid, image, self.uid)
             self._phases.append(("tmp-mounted", time.monotonic()))
             _send(sock, {"type": "go"})
         else:
@@ -488,6 +459,7 @@ class TemplateManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._helper: asyncio.subprocess.Process | None = None
         self._helper_lock = asyncio.Lock()
+        self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
         self._requests = 0
         self._background: set[asyncio.Task[None]] = set()
 
@@ -595,8 +567,9 @@ class TemplateManager:
             )
         return helper
 
-    async def mount_tmp(self, pid: int, image: Path) -> None:
-        """Ask the helper to mount ``image`` on the /tmp of ``pid``'s mount namespace.
+    async def mount_tmp(self, pid: int, image: Path, uid: int) -> None:
+        """Ask the helper to mount ``image`` on the /tmp of ``pid``'s mount namespace,
+        its root owned by ``uid``.
 
         Requests carry a number that the answer repeats: a caller cancelled while
         waiting (a spare dropped mid-fork) leaves its answer in the pipe, and the
@@ -607,7 +580,7 @@ class TemplateManager:
             assert helper.stdin is not None and helper.stdout is not None
             self._requests += 1
             ticket = str(self._requests)
-            helper.stdin.write(f"{ticket} {pid} {image}\n".encode())
+            helper.stdin.write(f"{ticket} {pid} {uid} {image}\n".encode())
             await helper.stdin.drain()
             while True:
                 line = (await helper.stdout.readline()).decode().strip()
@@ -623,6 +596,7 @@ class TemplateManager:
         await asyncio.gather(*(t.drop_spare() for t in templates), return_exceptions=True)
         await asyncio.gather(*(t.destroy("shutdown") for t in templates), *self._background,
                              return_exceptions=True)
+        await self.disks.close()
         if self._helper is not None and self._helper.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._helper.kill()

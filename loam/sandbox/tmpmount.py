@@ -3,10 +3,12 @@
 ext4 cannot be mounted inside a user namespace, so loam keeps this small,
 single-threaded root process (``setns`` into a mount namespace is refused to
 multi-threaded processes such as the server). Per request line
-``TICKET HOST_PID IMAGE`` on stdin it attaches the pre-formatted ext4 image to a
-loop device (autoclear), mounts it detached (``fsopen``/``fsmount``, never
-visible on the host), enters the mount namespace of ``HOST_PID``, moves the
-mount onto its ``/tmp`` (``move_mount``) and returns to its own namespace. It answers
+``TICKET HOST_PID UID IMAGE`` on stdin it attaches the pre-formatted ext4 image to
+a loop device (autoclear), mounts it detached (``fsopen``/``fsmount``, never
+visible on the host), gives its root to ``UID`` (mode 1777; images are
+formatted root-owned so one serves every environment), enters the mount
+namespace of ``HOST_PID``, moves the mount onto its ``/tmp`` (``move_mount``)
+and returns to its own namespace. It answers
 ``TICKET ok`` or ``TICKET error: …`` on one line (the ticket pairs answers with
 requests). The loop device goes when the last mount of the
 disk does, with the environment's mount namespace.
@@ -98,11 +100,12 @@ def _detached_mount(image: str) -> int:
         os.close(device)  # the mount holds the device now; autoclear frees it after
 
 
-def place(pid: int, image: str) -> None:
+def place(pid: int, image: str, uid: int) -> None:
     tree = _detached_mount(image)
     try:
         with contextlib.suppress(FileNotFoundError):
             os.rmdir("lost+found", dir_fd=tree)
+        os.chown(f"/proc/self/fd/{tree}", uid, uid)
         os.chmod(f"/proc/self/fd/{tree}", 0o1777)
         own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         target = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
@@ -127,9 +130,9 @@ def main() -> None:
     for line in sys.stdin:
         ticket = "?"
         try:
-            ticket, pid, image = line.split(None, 2)
+            ticket, pid, uid, image = line.split(None, 3)
             image = image.strip()
-            place(int(pid), image)
+            place(int(pid), image, int(uid))
             answer = "ok"
         except (OSError, ValueError) as exc:
             answer = f"error: {exc}"

@@ -1,0 +1,68 @@
+"""Ready-formatted /tmp disks: a fork takes one without running mkfs, copies are the
+golden image's bytes, the pool refills in the background within its bounds, and its
+directory is swept at start and removed at close."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+import os
+from pathlib import Path
+
+import pytest
+
+from loam.sandbox.host import HostCapabilities
+from loam.sandbox.tmpdisks import TmpDisks
+
+HOST = HostCapabilities.detect()
+pytestmark = pytest.mark.skipif(HOST.mkfs_ext4 is None, reason="no mkfs.ext4")
+
+
+async def _settle(disks: TmpDisks, size: int, count: int) -> None:
+    for _ in range(500):
+        if len(disks._ready.get(size, ())) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the pool did not refill")
+
+
+def test_takes_ready_disks_and_refills_within_bounds(tmp_path: Path) -> None:
+    root = tmp_path / "disks"
+    root.mkdir()
+    (root / "ready-512-7.img").write_bytes(b"left by a killed server")
+
+    async def main() -> None:
+        disks = TmpDisks(HOST, root, depth=3)
+        assert not (root / "ready-512-7.img").exists()
+        disks.warm(512)
+        await _settle(disks, 512, 3)
+        assert disks.copies_made == 3  # never past depth
+        golden = root / "golden-512.img"
+        targets = [tmp_path / f"tmp{n}.img" for n in range(5)]
+        for target in targets:  # a burst: 3 ready ones, then copies made on demand
+            await disks.take(512, target)
+        assert disks.taken_ready == 3
+        for target in targets:
+            assert target.stat().st_size == golden.stat().st_size
+            assert filecmp.cmp(golden, target, shallow=False)
+        await _settle(disks, 512, 3)
+        assert len(list(root.glob("ready-*.img"))) == 3
+        await disks.close()
+        assert not root.exists()
+
+    asyncio.run(main())
+
+
+def test_disk_use_stays_within_the_budget(tmp_path: Path) -> None:
+    async def main() -> None:
+        disks = TmpDisks(HOST, tmp_path / "disks", depth=50, budget_bytes=2 << 20)
+        disks.warm(512)
+        await disks.take(512, tmp_path / "one.img")  # waits for the golden image
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+        used = sum(os.stat(p).st_blocks * 512 for p in (tmp_path / "disks").iterdir())
+        assert used <= 2 << 20
+        assert 0 < len(disks._ready[512]) < 50
+        await disks.close()
+
+    asyncio.run(main())
