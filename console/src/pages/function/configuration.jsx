@@ -15,16 +15,14 @@ const SECTIONS = [
 ];
 
 export default function ConfigurationTab({ fn, refresh }) {
-  // Sections keyed by the revision they were loaded from start over after a save elsewhere.
-  const key = fn.Configuration.RevisionId;
   return (
     <div class="panels-layout">
       <nav class="panels-nav" aria-label="Configuration sections">
         <ul>{SECTIONS.map(([id, label]) => <li key={id}><a href={`#${id}`}>{label}</a></li>)}</ul>
       </nav>
       <div class="panels">
-        <GeneralSection key={`g-${key}`} fn={fn} refresh={refresh} />
-        <EnvironmentSection key={`e-${key}`} fn={fn} refresh={refresh} />
+        <GeneralSection fn={fn} refresh={refresh} />
+        <EnvironmentSection fn={fn} refresh={refresh} />
         <ReservedSection fn={fn} refresh={refresh} />
         <ProvisionedSection fn={fn} />
         <AsyncSection fn={fn} />

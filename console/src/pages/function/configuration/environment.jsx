@@ -1,6 +1,6 @@
 // Environment variables as an editable table, with the 4 KB budget counted as Lambda counts
 // it: the UTF-8 bytes of the Variables map as compact JSON.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { lambda } from "../../../api/client.js";
 import { Button } from "../../../ui/basics.jsx";
 import { Outcome, Section, fnPath, useAction, waitUpdated } from "./common.jsx";
@@ -22,9 +22,10 @@ const row = (key = "", value = "") => ({ id: ++nextRow, key, value });
 
 export default function EnvironmentSection({ fn, refresh }) {
   const config = fn.Configuration;
-  const [rows, setRows] = useState(() =>
-    Object.entries(config.Environment?.Variables || {}).map(([k, v]) => row(k, v)));
+  const fromServer = () => Object.entries(config.Environment?.Variables || {}).map(([k, v]) => row(k, v));
+  const [rows, setRows] = useState(fromServer);
   const action = useAction();
+  useEffect(() => setRows(fromServer()), [config.RevisionId]);
   const variables = Object.fromEntries(rows.filter((r) => r.key !== "").map((r) => [r.key, r.value]));
   const used = envBytes(variables);
   const keys = rows.map((r) => r.key).filter(Boolean);
@@ -59,7 +60,7 @@ export default function EnvironmentSection({ fn, refresh }) {
               <tr><td colSpan={3} class="empty-cell">No environment variables.</td></tr>
             ) : rows.map((r, i) => (
               <tr key={r.id}>
-                <td><input aria-label={`Key ${i + 1}`} value={r.key} pattern="[a-zA-Z]([a-zA-Z0-9_])*" spellcheck={false}
+                <td><input aria-label={`Key ${i + 1}`} value={r.key} pattern="[a-zA-Z]([a-zA-Z0-9_])+" spellcheck={false}
                   onInput={(e) => update(r.id, "key", e.currentTarget.value)} /></td>
                 <td><input aria-label={`Value ${i + 1}`} value={r.value} spellcheck={false}
                   onInput={(e) => update(r.id, "value", e.currentTarget.value)} /></td>

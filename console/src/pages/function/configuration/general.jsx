@@ -1,5 +1,5 @@
 // Memory, timeout and ephemeral storage: one UpdateFunctionConfiguration, then wait for it.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { lambda } from "../../../api/client.js";
 import { Button, Field } from "../../../ui/basics.jsx";
 import { Outcome, Section, fnPath, useAction, waitUpdated } from "./common.jsx";
@@ -11,6 +11,13 @@ export default function GeneralSection({ fn, refresh }) {
   const [storage, setStorage] = useState(String(config.EphemeralStorage?.Size ?? 512));
   const [description, setDescription] = useState(config.Description || "");
   const action = useAction();
+  // A save (here or in another section) brings a new revision: show what the server holds.
+  useEffect(() => {
+    setMemory(String(config.MemorySize));
+    setTimeoutValue(String(config.Timeout));
+    setStorage(String(config.EphemeralStorage?.Size ?? 512));
+    setDescription(config.Description || "");
+  }, [config.RevisionId]);
 
   async function save(event) {
     event.preventDefault();

@@ -1,0 +1,60 @@
+"""The console's Configuration, Versions and account pages in a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Screenshot
+from tests.helpers import create_function
+
+HANDLER = {"index.py": "def handler(event, context):\n    return {'ok': True}\n"}
+
+
+def open_tab(page: Page, name: str, tab: str) -> None:
+    page.goto(f"/console/functions/{name}/{tab}")
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+
+
+def test_memory_change_is_saved(page: Page, aws: Callable[[str], Any],
+                                screenshot: Screenshot) -> None:
+    lam = aws("lambda")
+    create_function(lam, "config-memory", HANDLER)
+    open_tab(page, "config-memory", "configuration")
+    memory = page.get_by_label("Memory (MB)")
+    expect(memory).to_have_value("128")
+    memory.fill("512")
+    page.get_by_role("button", name="Save general configuration").click()
+    expect(page.locator("#general").get_by_role("status")).to_have_text("Saved.")
+    assert lam.get_function_configuration(FunctionName="config-memory")["MemorySize"] == 512
+    # The page header shows the saved value too: GetFunction was read again.
+    expect(page.get_by_label("Summary")).to_contain_text("512 MB")
+    screenshot(page, "configuration")
+
+
+def test_environment_budget_and_a_refused_save_shows_the_aws_code(
+        page: Page, aws: Callable[[str], Any], screenshot: Screenshot) -> None:
+    lam = aws("lambda")
+    create_function(lam, "config-env", HANDLER, Environment={"Variables": {"AA": "1"}})
+    open_tab(page, "config-env", "configuration")
+    section = page.locator("#environment")
+    # {"AA":"1"} is 10 bytes, counted as Lambda counts it.
+    expect(section).to_contain_text("10 of 4,096 bytes used")
+    section.get_by_role("button", name="Add variable").click()
+    section.get_by_label("Key 2").fill("BIG")
+    section.get_by_label("Value 2").fill("x" * 4100)
+    expect(section).to_contain_text("Lambda allows 4,096")
+    expect(section.get_by_role("button", name="Save environment variables")).to_be_disabled()
+    section.get_by_label("Value 2").fill("hello")
+    section.get_by_role("button", name="Save environment variables").click()
+    expect(section.get_by_role("status")).to_have_text("Saved.")
+    saved = lam.get_function_configuration(FunctionName="config-env")["Environment"]
+    assert saved["Variables"] == {"AA": "1", "BIG": "hello"}
+    # The server's own refusal comes back as "Code: message".
+    reserved = page.locator("#reserved")
+    reserved.get_by_label("Reserved concurrent executions").fill("100000")
+    reserved.get_by_role("button", name="Save reservation").click()
+    expect(reserved.get_by_role("alert")).to_contain_text("InvalidParameterValueException")
+    screenshot(page, "configuration-environment")
