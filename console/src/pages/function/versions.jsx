@@ -38,7 +38,7 @@ function TrafficShift({ fn, alias, versions, onSaved }) {
           <output for={sliderId} aria-label={`Version ${alias.FunctionVersion} share`}>{100 - percent}%</output>
         </div>
         <div>
-          <label for={sliderId} class="sr-only">Weight of the second version for alias {alias.Name}</label>
+          <label for={sliderId} class="sr-only">Traffic weight for alias {alias.Name}</label>
           <input id={sliderId} type="range" min="0" max="100" step="1" value={percent}
             aria-valuetext={`${100 - percent}% to version ${alias.FunctionVersion}, ${percent}% to version ${secondary}`}
             onInput={(e) => setPercent(Number(e.currentTarget.value))} />
@@ -78,13 +78,17 @@ export default function VersionsTab({ fn }) {
 
   const doPublish = (event) => {
     event.preventDefault();
+    const known = new Set((versions || []).map((v) => v.Version));
     return publish.run(async () => {
       const v = await lambda("POST", fnPath(name, "/versions"), { body: description ? { Description: description } : {} });
       setDescription("");
       setAliasForm((f) => ({ ...f, version: v.Version }));
       await load();
       return v;
-    }, "Published.");
+      // Lambda publishes nothing new when code and configuration are unchanged.
+    }, (v) => (known.has(v.Version)
+      ? `Nothing changed since version ${v.Version}: PublishVersion returned it again.`
+      : `Published version ${v.Version}.`));
   };
   const createAlias = (event) => {
     event.preventDefault();

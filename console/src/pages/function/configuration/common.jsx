@@ -44,7 +44,7 @@ export function useAction() {
     setDone("");
     try {
       const out = await work();
-      setDone(doneText);
+      setDone(typeof doneText === "function" ? doneText(out) : doneText);
       return out;
     } catch (err) {
       setError(err);
