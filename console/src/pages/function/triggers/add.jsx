@@ -40,7 +40,7 @@ function ApiFields({ form, set, apis }) {
     <>
       <Field as="select" label="HTTP API" value={form.apiId} onChange={set("apiId")}>
         <option value="">Create a new API (quick create)</option>
-        {apis.map((a) => <option value={a.ApiId}>{a.Name} ({a.ApiId})</option>)}
+        {apis.map((a) => <option value={a.apiId}>{a.name} ({a.apiId})</option>)}
       </Field>
       {form.apiId ? null : <Field label="New API name" value={form.apiName} onInput={set("apiName")} required maxLength={128} />}
       <Field label="Route key" value={form.routeKey} onInput={set("routeKey")} required hint="ANY /path, GET /items/{id} or $default" spellcheck={false} />

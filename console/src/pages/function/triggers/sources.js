@@ -47,7 +47,7 @@ export async function addUrl(fn, { auth }) {
   if (auth === "NONE") await allowPublicUrl(name);
 }
 
-// ----- HTTP API routes -----
+// ----- HTTP API routes (apigatewayv2 speaks camelCase on the wire) -----
 function apiSourceArn(fnArn, apiId) {
   const { region, account } = arnParts(fnArn);
   return `arn:aws:execute-api:${region}:${account}:${apiId}/*`;
@@ -58,8 +58,8 @@ async function all(path) {
   let token;
   do {
     const page = await rest("apigatewayv2", "GET", path, { query: token ? { nextToken: token } : undefined });
-    items.push(...(page.Items || []));
-    token = page.NextToken;
+    items.push(...(page.items || []));
+    token = page.nextToken;
   } while (token);
   return items;
 }
@@ -73,30 +73,30 @@ async function apiTriggers(fn) {
   const fnArn = fn.Configuration.FunctionArn;
   const found = [];
   for (const api of await listApis()) {
-    const integrations = (await all(`/v2/apis/${api.ApiId}/integrations`))
-      .filter((i) => targetsFunction(i.IntegrationUri, fnArn));
+    const integrations = (await all(`/v2/apis/${api.apiId}/integrations`))
+      .filter((i) => targetsFunction(i.integrationUri, fnArn));
     if (!integrations.length) continue;
-    const ids = new Set(integrations.map((i) => i.IntegrationId));
-    const routes = await all(`/v2/apis/${api.ApiId}/routes`);
-    const mine = routes.filter((r) => ids.has((r.Target || "").replace("integrations/", "")));
+    const ids = new Set(integrations.map((i) => i.integrationId));
+    const routes = await all(`/v2/apis/${api.apiId}/routes`);
+    const mine = routes.filter((r) => ids.has((r.target || "").replace("integrations/", "")));
     for (const route of mine) {
-      const path = route.RouteKey === "$default" ? "/" : route.RouteKey.split(" ")[1] || "/";
-      const integrationId = route.Target.replace("integrations/", "");
+      const path = route.routeKey === "$default" ? "/" : route.routeKey.split(" ")[1] || "/";
+      const integrationId = route.target.replace("integrations/", "");
       found.push({
-        key: `api-${api.ApiId}-${route.RouteId}`, kind: "HTTP API", name: `${api.Name}: ${route.RouteKey}`,
-        link: path.includes("{") ? null : api.ApiEndpoint + path, detail: api.ApiEndpoint, state: "Deployed",
-        removes: route.ApiGatewayManaged ? `the HTTP API ${api.Name} (made by quick create)` : `the route ${route.RouteKey}`,
+        key: `api-${api.apiId}-${route.routeId}`, kind: "HTTP API", name: `${api.name}: ${route.routeKey}`,
+        link: path.includes("{") ? null : api.apiEndpoint + path, detail: api.apiEndpoint, state: "Deployed",
+        removes: route.apiGatewayManaged ? `the HTTP API ${api.name} (made by quick create)` : `the route ${route.routeKey}`,
         remove: async () => {
-          if (route.ApiGatewayManaged) {
-            await rest("apigatewayv2", "DELETE", `/v2/apis/${api.ApiId}`);
+          if (route.apiGatewayManaged) {
+            await rest("apigatewayv2", "DELETE", `/v2/apis/${api.apiId}`);
           } else {
-            await rest("apigatewayv2", "DELETE", `/v2/apis/${api.ApiId}/routes/${route.RouteId}`);
-            if (!routes.some((r) => r.RouteId !== route.RouteId && r.Target === route.Target)) {
-              await rest("apigatewayv2", "DELETE", `/v2/apis/${api.ApiId}/integrations/${integrationId}`);
+            await rest("apigatewayv2", "DELETE", `/v2/apis/${api.apiId}/routes/${route.routeId}`);
+            if (!routes.some((r) => r.routeId !== route.routeId && r.target === route.target)) {
+              await rest("apigatewayv2", "DELETE", `/v2/apis/${api.apiId}/integrations/${integrationId}`);
             }
             if (mine.length > 1) return; // other routes of this API still call the function
           }
-          await removePermissionsFor(name, APIGW, apiSourceArn(fnArn, api.ApiId));
+          await removePermissionsFor(name, APIGW, apiSourceArn(fnArn, api.apiId));
         },
       });
     }
@@ -110,20 +110,20 @@ export async function addApiRoute(fn, { apiId, apiName, routeKey }) {
   let id = apiId;
   if (!apiId) {
     const api = await rest("apigatewayv2", "POST", "/v2/apis", {
-      body: { Name: apiName, ProtocolType: "HTTP", Target: fnArn, RouteKey: routeKey },
+      body: { name: apiName, protocolType: "HTTP", target: fnArn, routeKey },
     });
-    id = api.ApiId;
+    id = api.apiId;
   } else {
     const integration = await rest("apigatewayv2", "POST", `/v2/apis/${apiId}/integrations`, {
-      body: { IntegrationType: "AWS_PROXY", IntegrationUri: fnArn, PayloadFormatVersion: "2.0" },
+      body: { integrationType: "AWS_PROXY", integrationUri: fnArn, payloadFormatVersion: "2.0" },
     });
     await rest("apigatewayv2", "POST", `/v2/apis/${apiId}/routes`, {
-      body: { RouteKey: routeKey, Target: `integrations/${integration.IntegrationId}` },
+      body: { routeKey, target: `integrations/${integration.integrationId}` },
     });
     // A stage without auto-deploy serves the route only once deployed.
     for (const stage of await all(`/v2/apis/${apiId}/stages`)) {
-      if (!stage.AutoDeploy) {
-        await rest("apigatewayv2", "POST", `/v2/apis/${apiId}/deployments`, { body: { StageName: stage.StageName } });
+      if (!stage.autoDeploy) {
+        await rest("apigatewayv2", "POST", `/v2/apis/${apiId}/deployments`, { body: { stageName: stage.stageName } });
       }
     }
   }
