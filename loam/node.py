@@ -43,6 +43,8 @@ from loam.invoke.service import InvokeService
 from loam.invoke.sqs_source import SqsEventSource
 from loam.metrics import MetricsRecorder
 from loam.metrics.observer import MetricsObserver
+from loam.metrics.sampled import SampledMetrics
+from loam.metrics.sampler import NodeSampler
 from loam.runtimes.registry import RuntimeRegistry
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.pool import EnvironmentPool
@@ -110,14 +112,15 @@ class Node:
         self.metrics = MetricsRecorder(self.clock)
         # What the workload would be billed for on AWS (billing_usage; `loam cost`).
         self.usage = UsageRecorder(self.database, self.clock)
+        observer = MetricsObserver(self.metrics, self.usage, self.admission)
         self.invoker = InvokeService(
             self.functions, self.pool, self.code, self.runtimes, self.function_logs.sink,
-            self.clock, settings.region, self.admission,
-            MetricsObserver(self.metrics, self.usage, self.admission),
+            self.clock, settings.region, self.admission, observer,
         )
         self.queue = AsyncQueue(self.store, self.clock, self.invoker.run_event,
                                 settings=self._event_settings, deliver=self._deliver,
-                                dead_letter=self._dead_letter)
+                                dead_letter=self._dead_letter,
+                                on_dropped=observer.event_dropped)
         self.invoker.queue = self.queue
         self.provisioner = Provisioner(self.functions, self.invoker, self.pool, self.admission,
                                        self.invoker.logs)
@@ -144,8 +147,13 @@ class Node:
         self.event_sources = EventSourceMappings(self.database, self.functions, self.clock,
                                                  self.arns, self.sqs)
         self.sqs_source = SqsEventSource(self.event_sources, self.sqs, self.invoker, self.clock)
-        self.services["cloudwatch"] = CloudWatchService(self.metrics, self.clock,
-                                                        [BillingMetrics(self.usage)])
+        # What the invoke path does not report (event source mappings, queue backlogs).
+        self.sampled = SampledMetrics(self.clock)
+        self.sampler = NodeSampler(self.sampled, self.clock, self.sqs_source.mapping_counts,
+                                   self.sqs.lag)
+        self.services["cloudwatch"] = CloudWatchService(
+            self.metrics, self.clock, [BillingMetrics(self.usage)], self.sampled,
+            self.sampler.sample_counts)
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -167,6 +175,7 @@ class Node:
             asyncio.create_task(self.sqs_source.run(), name="sqs-event-source"),
             asyncio.create_task(self.usage.run(), name="billing-usage-flush"),
             asyncio.create_task(self.provisioned_meter.run(), name="provisioned-meter"),
+            asyncio.create_task(self.sampler.run(), name="metrics-sampler"),
         ]
 
     async def stop(self) -> None:

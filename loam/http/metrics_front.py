@@ -6,6 +6,8 @@ their invocations, never a payload or a request id.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Protocol, TypeVar
 
 from loam.http.front import Receive, Scope, Send
@@ -16,15 +18,27 @@ from loam.metrics.node_gauges import node_families
 from loam.metrics.prometheus import CONTENT_TYPE, exposition, recorder_families
 from loam.metrics.recorder import MetricsRecorder
 from loam.sandbox.pool import PoolStatistics
+from loam.store import StoreError
 
 __all__ = ["MetricsFront", "MetricsSource"]
 
+
+log = logging.getLogger("loam.metrics")
 
 T_co = TypeVar("T_co", covariant=True)
 
 
 class _Statistics(Protocol[T_co]):
     def statistics(self) -> T_co: ...
+
+
+class _EventStore(Protocol):
+    def count_events(self) -> int: ...
+
+
+class _Queue(_Statistics[QueueStatistics], Protocol):
+    @property
+    def store(self) -> _EventStore: ...
 
 
 class MetricsSource(Protocol):
@@ -37,7 +51,7 @@ class MetricsSource(Protocol):
     @property
     def admission(self) -> _Statistics[AdmissionStatistics]: ...
     @property
-    def queue(self) -> _Statistics[QueueStatistics]: ...
+    def queue(self) -> _Queue: ...
     @property
     def sqs_source(self) -> _Statistics[SqsSourceStatistics]: ...
 
@@ -55,10 +69,16 @@ class MetricsFront:
             await _answer(send, 405, b"", "text/plain; charset=utf-8")
             return True
         node = self.node
+        depth: int | None
+        try:  # the durable queue's depth: one count per scrape, off the event loop
+            depth = await asyncio.to_thread(node.queue.store.count_events)
+        except StoreError:  # the store is failing: the exposition still answers
+            log.exception("reading the async queue's depth failed")
+            depth = None
         body = exposition([
             *recorder_families(node.metrics),
             *node_families(node.pool.statistics(), node.admission.statistics(),
-                           node.queue.statistics(), node.sqs_source.statistics()),
+                           node.queue.statistics(), node.sqs_source.statistics(), depth),
         ])
         await _answer(send, 200, b"" if scope["method"] == "HEAD" else body, CONTENT_TYPE)
         return True

@@ -152,8 +152,10 @@ class AsyncQueue:
                  settings: SettingsSource = lambda record: RetrySettings(),
                  concurrency: int = 16, lease_s: float = 960.0,
                  deliver: Deliver | None = None,
-                 dead_letter: DeadLetter | None = None) -> None:
+                 dead_letter: DeadLetter | None = None,
+                 on_dropped: Callable[[AsyncEventRecord], None] | None = None) -> None:
         self.store = store
+        self._on_dropped = on_dropped  # AsyncEventsDropped (metrics)
         self.clock = clock
         self._run = run
         self._settings = settings
@@ -290,6 +292,8 @@ class AsyncQueue:
     async def _give_up(self, record: AsyncEventRecord, condition: str,
                        result: Attempt | None = None) -> None:
         self._dropped += 1
+        if self._on_dropped is not None:
+            self._on_dropped(record)
         log.warning("async invocation %s of %s dropped: %s after %d attempts",
                     record.id, record.function, condition, record.attempts)
         if condition != "ResourceNotFound":

@@ -80,6 +80,17 @@ FunctionCap = Callable[[EventSourceMapping], Awaitable[int | None]]
 
 
 @dataclass
+class MappingCounts:
+    """One mapping's events, as AWS's event source mapping metrics count them."""
+
+    polled: int = 0
+    filtered: int = 0
+    invoked: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+@dataclass
 class SourceCounters:
     """Counts kept by every poller of the event source (snapshots: ``statistics()``)."""
 
@@ -91,6 +102,13 @@ class SourceCounters:
     throttled: int = 0
     deleted: int = 0
     last_result: dict[str, str] = field(default_factory=dict)
+    by_mapping: dict[str, MappingCounts] = field(default_factory=dict)
+
+    def of(self, mapping_uuid: str) -> MappingCounts:
+        counts = self.by_mapping.get(mapping_uuid)
+        if counts is None:
+            counts = self.by_mapping[mapping_uuid] = MappingCounts()
+        return counts
 
 
 class MappingPollers:
@@ -242,6 +260,7 @@ class MappingPollers:
         })
         messages: list[dict[str, Any]] = out.get("Messages") or []
         self.counters.received += len(messages)
+        self.counters.of(self.mapping.uuid).polled += len(messages)
         return messages
 
     async def _filtered(self, mapping: EventSourceMapping, url: str,
@@ -257,6 +276,7 @@ class MappingPollers:
             (keep if self._filter.matches(record) else dropped).append(record)
         if dropped:
             self.counters.filtered += len(dropped)
+            self.counters.of(mapping.uuid).filtered += len(dropped)
             await self._delete(url, dropped)
         return keep
 
@@ -270,6 +290,7 @@ class MappingPollers:
         except RecursiveInvocationException:
             # A recursive loop was stopped: the batch is not run, and is taken off the
             # queue (to its dead-letter queue when it has one), as AWS does.
+            self.counters.of(mapping.uuid).dropped += len(records)
             await self._dead_letter(url, records)
             await self._delete(url, records)
             self._finish(mapping, ok=False)
@@ -283,6 +304,9 @@ class MappingPollers:
         except LoamError as exc:
             log.warning("event source mapping %s: invoking %s failed: %s", mapping.uuid,
                         mapping.function_arn, exc.message)
+            counts = self.counters.of(mapping.uuid)
+            counts.invoked += len(records)
+            counts.failed += len(records)
             self._finish(mapping, ok=False)
             return
         self._throttles = 0
@@ -292,6 +316,9 @@ class MappingPollers:
             failed = failed_items(result.payload, {r["messageId"] for r in records})
         else:
             failed = set()
+        counts = self.counters.of(mapping.uuid)
+        counts.invoked += len(records)
+        counts.failed += len(records) if failed is None else len(failed)
         done = deletable(records, failed, mapping.fifo)
         if done:
             await self._delete(url, done)

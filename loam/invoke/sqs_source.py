@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loam.clock import Clock
 from loam.control.event_source_models import EventSourceMapping
@@ -24,6 +24,7 @@ from loam.control.event_sources import EventSourceMappings
 from loam.control.models import FunctionState
 from loam.invoke.sqs_pollers import (
     Invoker,
+    MappingCounts,
     MappingPollers,
     QueueService,
     Sleep,
@@ -123,6 +124,10 @@ class SqsEventSource:
     def last_processing_result(self, mapping_uuid: str) -> str:
         """"OK" or "PROBLEM: Function call failed" after the last batch of the mapping."""
         return self._counters.last_result.get(mapping_uuid, NO_RECORDS)
+
+    def mapping_counts(self) -> dict[str, MappingCounts]:
+        """Each mapping's event counts since the node started (copies)."""
+        return {u: replace(c) for u, c in list(self._counters.by_mapping.items())}
 
     def statistics(self) -> SqsSourceStatistics:
         c = self._counters

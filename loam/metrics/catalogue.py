@@ -49,6 +49,7 @@ METRICS: dict[str, LambdaMetric] = {m.name: m for m in (
     LambdaMetric("Errors", "Count", "errors", True),
     LambdaMetric("Throttles", "Count", "throttles", True),
     LambdaMetric("AsyncEventsReceived", "Count", "events_received", True),
+    LambdaMetric("AsyncEventsDropped", "Count", "events_dropped", True),
     LambdaMetric("Duration", "Milliseconds", "duration", False),
     LambdaMetric("ConcurrentExecutions", "Count", "concurrency", False),
     LambdaMetric("AsyncEventAge", "Milliseconds", "event_age", False),

@@ -19,7 +19,12 @@ __all__ = ["node_families"]
 
 
 def node_families(pool: PoolStatistics, admission: AdmissionStatistics,
-                  queue: QueueStatistics, sqs: SqsSourceStatistics) -> list[Family]:
+                  queue: QueueStatistics, sqs: SqsSourceStatistics,
+                  queue_depth: int | None = None) -> list[Family]:
+    """``queue_depth``: the events in the durable async queue (AWS has no CloudWatch
+    metric for it); without it, what this node accepted and has not yet finished."""
+    if queue_depth is None:
+        queue_depth = max(0, queue.accepted - queue.processed - queue.dropped)
     return [
         Family("loam_environments", "Execution environments on this node, by state.", "gauge", [
             ("", {"state": "idle"}, float(pool.idle)),
@@ -50,9 +55,8 @@ def node_families(pool: PoolStatistics, admission: AdmissionStatistics,
         Family("loam_async_events_in_flight", "Asynchronous events being attempted now.",
                "gauge", [("", {}, float(queue.in_flight))]),
         Family("loam_async_queue_depth",
-               "Accepted asynchronous events not yet finished (processed or dropped).",
-               "gauge", [("", {}, float(max(0, queue.accepted - queue.processed
-                                             - queue.dropped)))]),
+               "Asynchronous events accepted and not yet finished (processed or dropped), "
+               "waiting or being attempted.", "gauge", [("", {}, float(queue_depth))]),
         Family("loam_sqs_event_source_pollers", "SQS event source pollers running.", "gauge",
                [("", {}, float(sqs.pollers))]),
         Family("loam_sqs_event_source_messages_total", "SQS event source messages by stage.",

@@ -7,6 +7,8 @@ the recorder, on the event loop.
 
 from __future__ import annotations
 
+import json
+
 from loam.billing.usage import UsageRecorder
 from loam.control.models import FunctionState
 from loam.control.names import parse_function_name
@@ -38,6 +40,11 @@ class MetricsObserver:
     def event_started(self, record: AsyncEventRecord) -> None:
         age_ms = max(0.0, (self.recorder.clock.time() - record.enqueued_at) * 1000.0)
         self.recorder.event_started(record.function, None, age_ms)
+
+    def event_dropped(self, record: AsyncEventRecord) -> None:
+        """The async queue gave an event up (``AsyncQueue``'s ``on_dropped``)."""
+        qualifier = json.loads(record.document).get("qualifier")
+        self.recorder.event_dropped(*_named(record.function, qualifier))
 
     def began(self, fn: FunctionState, request: InvocationRequest) -> Began:
         resource = resource_of(request.invoked_function_arn)

@@ -43,15 +43,16 @@ DURATION_BUCKETS_MS = (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 
 class Minute:
     """One series' samples in one minute."""
 
-    __slots__ = ("concurrency", "duration", "errors", "event_age", "events_received",
-                 "init", "invocations", "pc_concurrency", "pc_invocations", "pc_spillover",
-                 "pc_utilization", "throttles")
+    __slots__ = ("concurrency", "duration", "errors", "event_age", "events_dropped",
+                 "events_received", "init", "invocations", "pc_concurrency", "pc_invocations",
+                 "pc_spillover", "pc_utilization", "throttles")
 
     def __init__(self) -> None:
         self.invocations = 0
         self.errors = 0
         self.throttles = 0
         self.events_received = 0
+        self.events_dropped = 0
         self.duration: Aggregate | None = None
         self.init: Aggregate | None = None
         self.concurrency: Aggregate | None = None
@@ -216,6 +217,12 @@ class MetricsRecorder:
         minute = self._minute((function, resource, None))
         if minute is not None:
             minute.events_received += 1
+
+    def event_dropped(self, function: str, resource: str | None) -> None:
+        """An async event was given up on (AsyncEventsDropped)."""
+        minute = self._minute((function, resource, None))
+        if minute is not None:
+            minute.events_dropped += 1
 
     def event_started(self, function: str, resource: str | None, age_ms: float) -> None:
         """An async event's attempt began ``age_ms`` after it was queued (AsyncEventAge)."""

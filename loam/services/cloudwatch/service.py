@@ -1,10 +1,12 @@
 """The ``cloudwatch`` service: AWS/Lambda's metrics, read from the node's recorder.
 
 GetMetricStatistics, GetMetricData and ListMetrics over the namespace
-``AWS/Lambda`` with AWS's dimension sets, and over the namespaces of the
-``MetricSource``s the node adds (``sources.py``: ``Loam/Billing``). Another
-namespace has no metrics here (empty answers, as CloudWatch gives for a
-metric it has never seen).
+``AWS/Lambda`` with AWS's dimension sets, over the namespaces of the
+``MetricSource``s the node adds (``sources.py``: ``Loam/Billing``), and over
+the metrics the node samples from its components (``loam/metrics/sampled.py``:
+the event source mappings' metrics in ``AWS/Lambda``, queue backlogs in
+``AWS/SQS``). Another namespace has no metrics here (empty answers, as
+CloudWatch gives for a metric it has never seen).
 Periods are aligned to the (minute-rounded) start time; a period without
 samples has no datapoint.
 """
@@ -12,7 +14,7 @@ samples has no datapoint.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,8 @@ from loam.metrics.catalogue import (
     known_metrics,
 )
 from loam.metrics.recorder import MetricsRecorder
+from loam.metrics.sampled import UNITS as SAMPLED_UNITS
+from loam.metrics.sampled import SampledMetrics
 from loam.services.base import Handler
 from loam.services.cloudwatch.errors import (
     InvalidNextToken,
@@ -48,10 +52,13 @@ class CloudWatchService:
     service_name = "cloudwatch"
 
     def __init__(self, recorder: MetricsRecorder, clock: Clock,
-                 sources: Sequence[MetricSource] = ()) -> None:
+                 sources: Sequence[MetricSource] = (), sampled: SampledMetrics | None = None,
+                 refresh: Callable[[], None] = lambda: None) -> None:
         self.recorder = recorder
         self.clock = clock
         self.sources = {source.namespace: source for source in sources}
+        self.sampled = sampled
+        self.refresh = refresh  # brings the sampled counters up to date before a read
 
     @property
     def operations(self) -> Mapping[str, Handler]:
@@ -130,6 +137,10 @@ class CloudWatchService:
         if namespace in (None, NAMESPACE):
             candidates.extend((NAMESPACE, metric, dims)
                               for metric, dims in known_metrics(self.recorder))
+        if self.sampled is not None:
+            self.refresh()
+            candidates.extend((space, metric, dims)
+                              for space, metric, dims in self.sampled.known(namespace))
         for source in self.sources.values():
             if namespace in (None, source.namespace):
                 candidates.extend((source.namespace, metric, dims)
@@ -152,11 +163,19 @@ class CloudWatchService:
         source = self.sources.get(namespace)
         if source is not None:
             return source.unit(name)
+        if (namespace, name) in SAMPLED_UNITS:
+            return SAMPLED_UNITS[namespace, name]
         return METRICS[name].unit if namespace == NAMESPACE and name in METRICS else None
 
     async def _periods(self, namespace: str, name: str, dims: Dimensions, unit: str | None,
                        start: float, end: float, period: int) -> dict[int, Aggregate]:
         source = self.sources.get(namespace)
+        sampled_unit = SAMPLED_UNITS.get((namespace, name))
+        if sampled_unit is not None and self.sampled is not None:
+            if unit not in (None, sampled_unit):
+                return {}
+            self.refresh()
+            return self.sampled.periods(namespace, name, dims, start, end, period)
         if source is None:
             return _periods(self.recorder, namespace, name, dims, unit, start, end, period)
         known = source.unit(name)

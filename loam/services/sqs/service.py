@@ -97,6 +97,10 @@ class SqsService:
         [(message_id, _)] = await self.messages.store(queue, [message])
         return message_id
 
+    async def lag(self) -> dict[str, tuple[int, float | None]]:
+        """Queue name → (visible messages, when its oldest was sent): for metrics."""
+        return await self.directory.call(self.store.lag, self.clock.time())
+
     def statistics(self) -> SqsStatistics:
         counters = self.directory.counters
         return SqsStatistics(

@@ -270,6 +270,18 @@ class QueueStore:
         visible, in_flight, delayed = rows[0]
         return int(visible), int(in_flight), int(delayed)
 
+    def lag(self, now: float) -> dict[str, tuple[int, float | None]]:
+        """Queue name → (visible messages, when the oldest message was sent), for every
+        queue: what CloudWatch's AWS/SQS metrics report (one scan for all queues)."""
+        found: dict[str, tuple[int, float | None]] = {
+            name: (0, None) for name in self.queue_names()}
+        for name, visible, oldest in self.db.execute(
+                "SELECT queue, COALESCE(SUM(CASE WHEN visible_at <= ? THEN 1 ELSE 0 END), 0), "
+                "MIN(sent_at) FROM sqs_messages GROUP BY queue", (now,)):
+            if str(name) in found:
+                found[str(name)] = (int(visible), float(oldest))
+        return found
+
     def expire(self, queue: Queue, now: float) -> int:
         """Drop messages past the retention period and deduplication keys past five minutes."""
         cutoff = now - queue.integer("MessageRetentionPeriod")
