@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Screenshot
 from tests.helpers import create_function
 
-HANDLER = {"index.py": "def handler(event, context):\n    return {'ok': True}\n"}
+HANDLER: dict[str, str | bytes] = {
+    "index.py": "def handler(event, context):\n    return {'ok': True}\n"}
 
 
 def open_tab(page: Page, name: str, tab: str) -> None:
@@ -58,3 +60,23 @@ def test_environment_budget_and_a_refused_save_shows_the_aws_code(
     reserved.get_by_role("button", name="Save reservation").click()
     expect(reserved.get_by_role("alert")).to_contain_text("InvalidParameterValueException")
     screenshot(page, "configuration-environment")
+
+
+def test_account_page_shows_limits_usage_and_cost(page: Page, aws: Callable[[str], Any],
+                                                  screenshot: Screenshot) -> None:
+    lam = aws("lambda")
+    create_function(lam, "account-usage", HANDLER)
+    for _ in range(3):
+        lam.invoke(FunctionName="account-usage", Payload=b"{}")["Payload"].read()
+    settings = lam.get_account_settings()
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Account", level=1)).to_be_visible()
+    limits = page.get_by_role("region", name="Concurrency and storage")
+    expect(limits).to_contain_text(f"{settings['AccountLimit']['ConcurrentExecutions']:,}")
+    expect(limits).to_contain_text(f"{settings['AccountUsage']['FunctionCount']:,}")
+    month = page.get_by_role("region", name=re.compile("This month"))
+    row = month.get_by_role("row").filter(has_text="account-usage")
+    expect(row.get_by_role("cell").nth(2)).to_have_text("3")
+    expect(month).to_contain_text("Cost this month")
+    expect(month.get_by_role("meter", name="Requests free tier used")).to_be_visible()
+    screenshot(page, "account")

@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Screenshot
 from tests.helpers import Server, create_function
 
-HANDLER = {"index.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi'}\n"}
+HANDLER: dict[str, str | bytes] = {
+    "index.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hi'}\n"}
 
 
 def policy_principals(lam: Any, name: str) -> list[str]:

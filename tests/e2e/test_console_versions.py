@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Screenshot
 from tests.helpers import create_function
 
-HANDLER = {"index.py": "def handler(event, context):\n    return {'ok': True}\n"}
+HANDLER: dict[str, str | bytes] = {
+    "index.py": "def handler(event, context):\n    return {'ok': True}\n"}
 
 
 def test_publish_two_versions_and_shift_alias_traffic(

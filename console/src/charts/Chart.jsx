@@ -3,8 +3,10 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { money } from "./cost.js";
 
 const HEIGHT = 190;
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7];
 
 function themeColours(el) {
   const css = getComputedStyle(el);
@@ -25,7 +27,13 @@ function options(el, width, series, unit) {
     cursor: { focus: { prox: 16 } },
     legend: { show: true, live: true },
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max ?? 0, unit === "count" ? 1 : 0.000001) * 1.1] } },
-    axes: [axis, { ...axis, size: 56, values: (u, ticks) => ticks.map((t) => format(t, unit)) }],
+    axes: [axis, {
+      ...axis,
+      size: unit === "usd" ? 76 : 60,
+      // Counts step by whole numbers: no "0.5 invocations".
+      ...(unit === "count" ? { incrs: COUNT_STEPS } : {}),
+      values: (u, ticks) => ticks.map((t) => format(t, unit, true)),
+    }],
     series: [
       {},
       ...series.map((s, i) => ({
@@ -34,17 +42,22 @@ function options(el, width, series, unit) {
         width: 1.75,
         fill: i === 0 ? `${colours.series[0]}22` : undefined,
         spanGaps: false,
-        points: { show: false },
+        points: { size: 5 },
         value: (u, val) => (val == null ? "—" : format(val, unit)),
       })),
     ],
   };
 }
 
-export function format(value, unit) {
+// `tick`: an axis label, kept short.
+export function format(value, unit, tick = false) {
   if (value == null) return "—";
-  if (unit === "ms") return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value < 10 ? value.toFixed(2) : Math.round(value)} ms`;
-  if (unit === "usd") return value === 0 ? "$0" : value < 0.01 ? `$${value.toPrecision(2)}` : `$${value.toFixed(2)}`;
+  if (unit === "ms") {
+    if (value >= 1000) return `${+(value / 1000).toFixed(2)} s`;
+    return `${value < 10 ? +value.toFixed(tick ? 1 : 2) : Math.round(value)} ms`;
+  }
+  if (unit === "usd" && tick && value > 0 && value < 0.01) return `$${value.toExponential(0)}`;
+  if (unit === "usd") return money(value);
   return Number.isInteger(value) ? String(value) : value.toFixed(2);
 }
 

@@ -147,10 +147,11 @@ export async function monthToDate(functionName, now = new Date()) {
   return { source: "computed", total, beforeFreeTier, requests, gbs };
 }
 
-export function formatMoney(value) {
-  if (value === 0) return "$0.00";
-  if (Math.abs(value) < 0.01) return `$${value.toPrecision(2)}`;
-  return `$${value.toFixed(2)}`;
+// Dollars with two decimals, or two significant digits below a cent ($0.00000061).
+export function money(value) {
+  if (value === 0) return "$0";
+  if (Math.abs(value) >= 0.01) return `$${value.toFixed(2)}`;
+  return `$${value.toFixed(Math.min(12, 1 - Math.floor(Math.log10(Math.abs(value)))))}`;
 }
 
 // The cost chart's series for one function over a window: EstimatedCharges (month to date)

@@ -78,7 +78,7 @@ export default function AccountPage() {
               <>
                 <dl class="stat-grid">
                   <Stat label="Invocations" value={requests.toLocaleString()} note="billed requests, all functions" />
-                  <Stat label="Compute" value={`${gbs.toLocaleString(undefined, { maximumFractionDigits: 2 })} GB-s`} note="billed duration × memory" />
+                  <Stat label="Compute" value={`${gbs.toLocaleString(undefined, { maximumFractionDigits: 3 })} GB-s`} note="billed duration × memory" />
                   <Stat label="Cost this month" value={format(month.total, "usd")} note="AWS-equivalent, free tier applied" />
                   <Stat label="Without the free tier" value={format(month.beforeFreeTier ?? bill.beforeFreeTier, "usd")} note="what the same usage would cost" />
                 </dl>

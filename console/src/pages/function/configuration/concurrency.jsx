@@ -121,7 +121,7 @@ export function ProvisionedSection({ fn }) {
                   <td class="num">{c.RequestedProvisionedConcurrentExecutions}</td>
                   <td class="num">{c.AllocatedProvisionedConcurrentExecutions}</td>
                   <td class="num">{c.AvailableProvisionedConcurrentExecutions}</td>
-                  <td><span class={`status status-${c.Status.toLowerCase()}`}>{c.Status}</span>{c.StatusReason ? ` — ${c.StatusReason}` : ""}</td>
+                  <td><span class={`state state-${c.Status.toLowerCase()}`}>{c.Status}</span>{c.StatusReason ? ` — ${c.StatusReason}` : ""}</td>
                   <td><Button kind="link" onClick={() => remove(q)}>Remove</Button></td>
                 </tr>
               );
