@@ -45,12 +45,13 @@ html = html
   .replace("<!--scripts-->", `<script type="module" src="${script}"></script>`);
 await writeFile(join(out, "index.html"), html);
 
-// Pre-compressed twins: the server sends them to clients that accept gzip.
+// Pre-compressed twins: the server sends them to clients that accept gzip (not
+// index.html, which the server fills with a fresh CSP nonce each time).
 async function compress(dir) {
   for (const item of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, item.name);
     if (item.isDirectory()) await compress(path);
-    else if (/\.(js|css|html|map|svg|json|txt)$/.test(item.name)) {
+    else if (/\.(js|css|map|svg|json|txt)$/.test(item.name)) {
       await writeFile(path + ".gz", gzipSync(await readFile(path), { level: 9 }));
     }
   }

@@ -12,6 +12,7 @@ to the APIs after one prefix check.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from loam.http.front import Receive, Scope, Send
@@ -22,9 +23,14 @@ DIST = Path(__file__).resolve().parent.parent / "console_dist"
 PREFIX = "/console"
 ASSETS = "/console/assets/"
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{nonce}; "
+       "style-src-attr 'unsafe-inline'; "
+       "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# index.html names a fresh nonce for each answer: the code editor inserts its styles
+# as <style> elements carrying it. It also positions lines with style attributes,
+# which cannot run code: those alone are allowed inline.
+NONCE_MARK = b"__CSP_NONCE__"
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -69,10 +75,22 @@ class ConsoleFront:
             await _answer(send, 404, b"Not found\n", [
                 (b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")])
             return True
-        target = file or index
-        cache = IMMUTABLE if file else "no-cache"
-        await self._send_file(scope, send, target, cache)
+        if file is not None:
+            await self._send_file(scope, send, file, IMMUTABLE)
+        else:
+            await self._send_index(scope, send, index)
         return True
+
+    async def _send_index(self, scope: Scope, send: Send, index: Path) -> None:
+        nonce = secrets.token_urlsafe(18)
+        try:
+            body = index.read_bytes().replace(NONCE_MARK, nonce.encode())
+        except OSError:  # rebuilt between the check and the read: let the browser retry
+            await _answer(send, 503, NOT_BUILT, [(b"retry-after", b"1")])
+            return
+        headers = [(b"content-type", TYPES[".html"].encode()), (b"cache-control", b"no-cache")]
+        await _answer(send, 200, b"" if scope["method"] == "HEAD" else body, headers,
+                      length=len(body), nonce=nonce)
 
     def _asset(self, path: str) -> Path | None:
         """The built file ``path`` names, or None (never a file outside the build)."""
@@ -122,10 +140,11 @@ def _is_browser_visit(scope: Scope) -> bool:
 
 
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                  length: int | None = None) -> None:
+                  length: int | None = None, nonce: str | None = None) -> None:
     size = len(body) if length is None else length
     all_headers = [*headers, (b"content-length", str(size).encode()),
-                   (b"content-security-policy", CSP.encode()),
+                   (b"content-security-policy",
+                    CSP.format(nonce=f" 'nonce-{nonce}'" if nonce else "").encode()),
                    (b"x-content-type-options", b"nosniff"),
                    (b"referrer-policy", b"same-origin")]
     await send({"type": "http.response.start", "status": status, "headers": all_headers})

@@ -97,8 +97,9 @@ def page(browser: Browser, console_server: Server,
     problems: list[str] = []
     # Uncaught exceptions and Content-Security-Policy refusals fail the test.
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    tab.on("console", lambda message: problems.append(f"console: {message.text}")
-           if message.type == "error" and "Content Security Policy" in message.text else None)
+    tab.on("console", lambda message: problems.append(
+        f"console: {message.text} at {message.location}")
+        if message.type == "error" and "Content Security Policy" in message.text else None)
     sign_in(tab, console_server, console_key)
     yield tab
     context.close()

@@ -1,11 +1,26 @@
-"""The console's code → test → logs path in a real browser."""
+"""The console's code → test → logs path in a real browser: sign in, create a
+function from scratch, edit and deploy its handler, save a test event, invoke it,
+read the result and the log tail, follow the logs, find it in the list."""
 
 from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import VIEWPORT, Screenshot, sign_in_form
 from tests.helpers import Server
+
+HANDLER = '''import json
+
+
+def lambda_handler(event, context):
+    print("console-marker", event.get("name"))
+    return {"greeting": "hello " + event.get("name", "world")}
+'''
 
 
 def test_sign_in_lands_on_the_functions_list(page: Page, screenshot: Screenshot) -> None:
@@ -25,3 +40,81 @@ def test_a_wrong_secret_is_refused_with_the_aws_error_code(
         expect(tab.get_by_role("button", name="Sign in")).to_be_visible()
     finally:
         context.close()
+
+
+def test_create_edit_deploy_test_and_tail_a_function(
+        page: Page, screenshot: Screenshot, aws: Callable[[str], Any]) -> None:
+    name = f"console-{uuid.uuid4().hex[:8]}"
+    page.get_by_role("button", name="Create function").first.click()
+    expect(page.get_by_role("heading", name="Create function")).to_be_visible()
+    page.get_by_label("Function name").fill(name)
+    page.get_by_label("Runtime").select_option("python3.12")
+    page.get_by_label("Memory (MB)").fill("256")
+    screenshot(page, "create")
+    page.get_by_role("button", name="Create function").click()
+
+    # Lands on the Code tab once Active, the starter handler in the editor.
+    expect(page).to_have_url(re.compile(rf"/console/functions/{name}/code$"), timeout=60_000)
+    expect(page.get_by_role("tab", name="Code")).to_have_attribute("aria-selected", "true")
+    editor = page.get_by_label("Contents of lambda_function.py")
+    expect(editor).to_contain_text("Hello from loam!")
+    assert aws("lambda").get_function_configuration(FunctionName=name)["MemorySize"] == 256
+
+    # Edit: replace the handler, see the unsaved marker, deploy with Ctrl+S.
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(HANDLER)
+    expect(page.get_by_text("● Unsaved changes")).to_be_visible()
+    page.keyboard.press("Control+S")
+    deployed = page.get_by_text("Deployed: the function runs the new code")
+    expect(deployed).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("● Unsaved changes")).to_have_count(0)
+    screenshot(page, "code")
+    code = aws("lambda").get_function(FunctionName=name)["Configuration"]["CodeSha256"]
+    assert code == aws("lambda").get_function_configuration(FunctionName=name)["CodeSha256"]
+
+    # Test: an event from the custom template, saved, then invoked.
+    page.get_by_role("tab", name="Test").click()
+    page.get_by_label("Event name").fill("hello-console")
+    page.get_by_label("Event JSON").fill('{"name": "console"}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Saved event or template")).to_have_value("hello-console")
+    page.get_by_role("button", name="Invoke").click()
+    expect(page.get_by_text("succeeded")).to_be_visible(timeout=60_000)
+    expect(page.get_by_label("Response")).to_contain_text('"greeting": "hello console"')
+    expect(page.get_by_label("Log output")).to_contain_text("console-marker console")
+    expect(page.get_by_label("Log output")).to_contain_text("REPORT RequestId:")
+    duration = page.locator(".metric", has_text="Billed Duration").locator("dd")
+    expect(duration).to_have_text(re.compile(r"^\d+ ms$"))
+    expect(page.locator(".metric", has_text="Init Duration").locator("dd")).to_have_text(
+        re.compile(r"^[\d.]+ ms$"))  # the first invocation after a deploy is a cold start
+    screenshot(page, "test")
+
+    # The saved event outlives a reload (kept in this browser).
+    page.reload()
+    expect(page.get_by_label("Saved event or template")).to_have_value("hello-console")
+    expect(page.get_by_label("Event JSON")).to_have_value('{"name": "console"}')
+
+    # Logs: the invocation's lines grouped under its request id, live.
+    page.get_by_role("tab", name="Logs").click()
+    invocation = page.get_by_role("article", name=re.compile("^Invocation "))
+    expect(invocation.first).to_contain_text("console-marker console", timeout=30_000)
+    expect(invocation.first).to_contain_text("START RequestId:")
+    expect(invocation.first).to_contain_text("REPORT RequestId:")
+    aws("lambda").invoke(FunctionName=name, Payload=b'{"name": "again"}')["Payload"].read()
+    expect(invocation.filter(has_text="console-marker again")).to_have_count(1, timeout=30_000)
+    page.get_by_label("Filter pattern").fill('"console-marker again"')
+    page.get_by_role("button", name="Apply filter").click()
+    logs = page.get_by_role("article")
+    expect(logs.get_by_text("console-marker console")).to_have_count(0)
+    expect(logs.get_by_text("console-marker again")).to_have_count(1)
+    screenshot(page, "logs")
+
+    # The list: the function, its runtime and memory, and its invocations.
+    page.get_by_role("link", name="Functions").first.click()
+    row = page.get_by_role("row", name=re.compile(name))
+    expect(row).to_contain_text("python3.12")
+    expect(row).to_contain_text("256 MB")
+    expect(row.get_by_role("img", name=f"{name}: invocations in the last hour")).to_be_visible()
+    expect(row.locator(".spark-total").first).to_have_text("2", timeout=30_000)
+    screenshot(page, "list")
