@@ -43,6 +43,7 @@ from loam.invoke.service import InvokeService
 from loam.invoke.sqs_source import SqsEventSource
 from loam.metrics import MetricsRecorder
 from loam.metrics.observer import MetricsObserver
+from loam.metrics.persist import MetricsArchive
 from loam.metrics.sampled import SampledMetrics
 from loam.metrics.sampler import NodeSampler
 from loam.runtimes.registry import RuntimeRegistry
@@ -151,9 +152,12 @@ class Node:
         self.sampled = SampledMetrics(self.clock)
         self.sampler = NodeSampler(self.sampled, self.clock, self.sqs_source.mapping_counts,
                                    self.sqs.lag)
+        # Per-minute rollups in the store: metrics survive a restart.
+        self.metrics_archive = MetricsArchive(self.database, self.clock, self.metrics,
+                                              self.sampled)
         self.services["cloudwatch"] = CloudWatchService(
             self.metrics, self.clock, [BillingMetrics(self.usage)], self.sampled,
-            self.sampler.sample_counts)
+            self.sampler.sample_counts, self.metrics_archive)
         self._secret = _load_secret(data / "url-signing.key")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -165,6 +169,7 @@ class Node:
             spec = await asyncio.to_thread(self.runtimes.resolve, identifier)
             log.info("runtime %s", spec.description)
         self.functions.resume_pending()
+        await self.metrics_archive.load()
         await asyncio.to_thread(self._refresh_reservations)
         for service in self.services.values():
             await service.start()
@@ -176,6 +181,7 @@ class Node:
             asyncio.create_task(self.usage.run(), name="billing-usage-flush"),
             asyncio.create_task(self.provisioned_meter.run(), name="provisioned-meter"),
             asyncio.create_task(self.sampler.run(), name="metrics-sampler"),
+            asyncio.create_task(self.metrics_archive.run(), name="metrics-flush"),
         ]
 
     async def stop(self) -> None:
@@ -191,6 +197,7 @@ class Node:
         with contextlib.suppress(Exception):  # stopping anyway: the last interval unbilled
             await self.provisioned_meter.tick()
         await self._flush_usage()
+        await self._flush_metrics()
         await self.pool.close()
         await asyncio.to_thread(self.functions.close)
         self.store.close()
@@ -202,6 +209,13 @@ class Node:
         except Exception:  # stopping anyway: say what is lost
             log.exception("billing usage of %d requests not written",
                           self.usage.pending_requests)
+
+    async def _flush_metrics(self) -> None:
+        self.sampler.sample_counts()
+        try:
+            await self.metrics_archive.flush()
+        except Exception:  # stopping anyway: say what is lost
+            log.exception("metrics since the last flush not written")
 
     async def _reap_forever(self) -> None:
         while True:

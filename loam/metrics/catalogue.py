@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from loam.metrics.aggregate import Aggregate
 from loam.metrics.recorder import MetricsRecorder, Minute, SeriesKey
 
-__all__ = ["METRICS", "NAMESPACE", "Dimensions", "LambdaMetric", "aggregate_periods",
+__all__ = ["METRICS", "NAMESPACE", "Dimensions", "LambdaMetric", "MinuteSource",
+           "aggregate_periods",
            "dimension_sets", "known_metrics"]
 
 NAMESPACE = "AWS/Lambda"
@@ -86,7 +88,15 @@ def metric_dimension_sets(metric: LambdaMetric, key: SeriesKey) -> list[Dimensio
     return sets
 
 
-def aggregate_periods(recorder: MetricsRecorder, metric: LambdaMetric, dimensions: Dimensions,
+class MinuteSource(Protocol):
+    """Series of minutes: the recorder's in memory, or those read back from the store."""
+
+    def series(self) -> Iterable[tuple[SeriesKey, dict[int, Minute]]]: ...
+
+    def account_concurrency(self) -> dict[int, Aggregate]: ...
+
+
+def aggregate_periods(recorder: MinuteSource, metric: LambdaMetric, dimensions: Dimensions,
                       start: float, end: float, period: int) -> dict[int, Aggregate]:
     """Period start (epoch seconds) → the merged samples of every series published under
     exactly ``dimensions``, for the minutes in [start, end)."""

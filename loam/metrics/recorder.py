@@ -24,6 +24,8 @@ from loam.metrics.aggregate import Aggregate
 
 __all__ = [
     "DURATION_BUCKETS_MS",
+    "MINUTE_AGGREGATES",
+    "MINUTE_COUNTS",
     "MetricsRecorder",
     "Minute",
     "SeriesKey",
@@ -62,6 +64,26 @@ class Minute:
         self.pc_spillover = 0
         self.pc_concurrency: Aggregate | None = None
         self.pc_utilization: Aggregate | None = None
+
+    def merge(self, other: Minute) -> None:
+        for name in MINUTE_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in MINUTE_AGGREGATES:
+            theirs: Aggregate | None = getattr(other, name)
+            if theirs is None:
+                continue
+            mine: Aggregate | None = getattr(self, name)
+            if mine is None:
+                mine = Aggregate()
+                setattr(self, name, mine)
+            mine.merge(theirs)
+
+
+# The Minute slots that are counts, and those that are aggregates.
+MINUTE_COUNTS = ("invocations", "errors", "throttles", "events_received", "events_dropped",
+                 "pc_invocations", "pc_spillover")
+MINUTE_AGGREGATES = ("duration", "init", "concurrency", "event_age", "pc_concurrency",
+                     "pc_utilization")
 
 
 class Totals:
@@ -231,6 +253,29 @@ class MetricsRecorder:
             if minute.event_age is None:
                 minute.event_age = Aggregate()
             minute.event_age.add(age_ms)
+
+    # -- restoring (persisted minutes, at start) -------------------------------
+
+    def restore(self, key: SeriesKey, minute_index: int, minute: Minute) -> None:
+        """Merge a stored minute of a series into memory (within retention only)."""
+        if minute_index <= int(self.clock.time() // 60) - self.retention_minutes:
+            return
+        series = self._minutes.get(key)
+        if series is None:
+            if key not in self._totals and len(self._totals) >= self.max_series:
+                self.dropped_series += 1
+                return
+            series = self._minutes[key] = {}
+            self._totals.setdefault(key, Totals())
+        kept = series.get(minute_index)
+        if kept is None:
+            series[minute_index] = minute
+        else:
+            kept.merge(minute)
+
+    def restore_account(self, minute_index: int, samples: Aggregate) -> None:
+        if minute_index > int(self.clock.time() // 60) - self.retention_minutes:
+            self._account.setdefault(minute_index, Aggregate()).merge(samples)
 
     def _turn(self, now: int) -> None:
         """The minute changed: drop the minutes past retention (once a minute)."""

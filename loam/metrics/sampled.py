@@ -22,7 +22,7 @@ from loam.metrics.catalogue import Dimensions
 from loam.metrics.recorder import MAX_SERIES, RETENTION_S
 
 __all__ = ["ESM_METRICS", "SQS_METRICS", "SQS_NAMESPACE", "UNITS", "SampledKey",
-           "SampledMetrics"]
+           "SampledMetrics", "periods_of"]
 
 SQS_NAMESPACE = "AWS/SQS"
 # AWS's event source mapping metrics (AWS/Lambda, dimension EventSourceMappingUUID).
@@ -78,6 +78,18 @@ class SampledMetrics:
         if agg is not None:
             agg.add(value)
 
+    def restore(self, key: SampledKey, minute_index: int, samples: Aggregate) -> None:
+        """Merge a stored minute into memory (within retention only)."""
+        if minute_index <= int(self.clock.time() // 60) - self.retention_minutes:
+            return
+        minutes = self._series.get(key)
+        if minutes is None:
+            if len(self._series) >= self.max_series:
+                self.dropped_series += 1
+                return
+            minutes = self._series[key] = {}
+        minutes.setdefault(minute_index, Aggregate()).merge(samples)
+
     def _turn(self, now: int) -> None:
         self._current = now
         cutoff = now - self.retention_minutes
@@ -96,18 +108,24 @@ class SampledMetrics:
 
     def periods(self, namespace: str, metric: str, dimensions: Dimensions, start: float,
                 end: float, period: int) -> dict[int, Aggregate]:
-        minutes = self._series.get((namespace, metric, dimensions), {})
-        first, last = int(start // 60), int((end - 1) // 60)
-        periods: dict[int, Aggregate] = {}
-        for minute_index, agg in list(minutes.items()):
-            if first <= minute_index <= last:
-                slot = int(start + ((minute_index * 60 - start) // period) * period)
-                periods.setdefault(slot, Aggregate()).merge(agg)
-        return periods
+        return periods_of(self._series.get((namespace, metric, dimensions), {}), start, end,
+                          period)
 
     def known(self, namespace: str | None = None) -> list[tuple[str, str, Dimensions]]:
         return sorted(key for key, _ in self.series()
                       if namespace is None or key[0] == namespace)
+
+
+def periods_of(minutes: dict[int, Aggregate], start: float, end: float,
+               period: int) -> dict[int, Aggregate]:
+    """Period start (aligned on ``start``) → the merged minutes in [start, end)."""
+    first, last = int(start // 60), int((end - 1) // 60)
+    periods: dict[int, Aggregate] = {}
+    for minute_index, agg in list(minutes.items()):
+        if first <= minute_index <= last:
+            slot = int(start + ((minute_index * 60 - start) // period) * period)
+            periods.setdefault(slot, Aggregate()).merge(agg)
+    return periods
 
 
 def ones(n: int) -> Aggregate:

@@ -13,6 +13,7 @@ samples has no datapoint.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,12 +25,14 @@ from loam.metrics.catalogue import (
     METRICS,
     NAMESPACE,
     Dimensions,
+    MinuteSource,
     aggregate_periods,
     known_metrics,
 )
+from loam.metrics.persist import MetricsArchive, StoredMinutes
 from loam.metrics.recorder import MetricsRecorder
 from loam.metrics.sampled import UNITS as SAMPLED_UNITS
-from loam.metrics.sampled import SampledMetrics
+from loam.metrics.sampled import SampledMetrics, periods_of
 from loam.services.base import Handler
 from loam.services.cloudwatch.errors import (
     InvalidNextToken,
@@ -53,12 +56,14 @@ class CloudWatchService:
 
     def __init__(self, recorder: MetricsRecorder, clock: Clock,
                  sources: Sequence[MetricSource] = (), sampled: SampledMetrics | None = None,
-                 refresh: Callable[[], None] = lambda: None) -> None:
+                 refresh: Callable[[], None] = lambda: None,
+                 archive: MetricsArchive | None = None) -> None:
         self.recorder = recorder
         self.clock = clock
         self.sources = {source.namespace: source for source in sources}
         self.sampled = sampled
         self.refresh = refresh  # brings the sampled counters up to date before a read
+        self.archive = archive  # minutes older than memory keeps, when they are stored
 
     @property
     def operations(self) -> Mapping[str, Handler]:
@@ -167,6 +172,12 @@ class CloudWatchService:
             return SAMPLED_UNITS[namespace, name]
         return METRICS[name].unit if namespace == NAMESPACE and name in METRICS else None
 
+    async def _stored(self, start: float, end: float) -> StoredMinutes | None:
+        """The stored minutes of [start, end) that memory no longer keeps, if any."""
+        if self.archive is None or start >= self.archive.memory_start * 60:
+            return None
+        return await asyncio.to_thread(self.archive.view, start, end)
+
     async def _periods(self, namespace: str, name: str, dims: Dimensions, unit: str | None,
                        start: float, end: float, period: int) -> dict[int, Aggregate]:
         source = self.sources.get(namespace)
@@ -175,13 +186,28 @@ class CloudWatchService:
             if unit not in (None, sampled_unit):
                 return {}
             self.refresh()
-            return self.sampled.periods(namespace, name, dims, start, end, period)
+            periods = self.sampled.periods(namespace, name, dims, start, end, period)
+            stored = await self._stored(start, end)
+            if stored is not None:
+                _merge(periods, periods_of(stored.sampled.get((namespace, name, dims), {}),
+                                           start, end, period))
+            return periods
         if source is None:
-            return _periods(self.recorder, namespace, name, dims, unit, start, end, period)
+            periods = _periods(self.recorder, namespace, name, dims, unit, start, end, period)
+            stored = await self._stored(start, end)
+            if stored is not None:
+                _merge(periods, _periods(stored, namespace, name, dims, unit, start, end,
+                                         period))
+            return periods
         known = source.unit(name)
         if known is None or unit not in (None, known):
             return {}
         return await source.periods(name, dims, start, end, period)
+
+
+def _merge(into: dict[int, Aggregate], more: dict[int, Aggregate]) -> None:
+    for slot, agg in more.items():
+        into.setdefault(slot, Aggregate()).merge(agg)
 
 
 def _window(start_time: datetime, end_time: datetime, period: int,
@@ -204,7 +230,7 @@ def _window(start_time: datetime, end_time: datetime, period: int,
     return start, end, period
 
 
-def _periods(recorder: MetricsRecorder, namespace: str, name: str, dims: Dimensions,
+def _periods(recorder: MinuteSource, namespace: str, name: str, dims: Dimensions,
              unit: str | None, start: float, end: float, period: int) -> dict[int, Aggregate]:
     metric = METRICS.get(name)
     if namespace != NAMESPACE or metric is None or unit not in (None, metric.unit):
