@@ -5,8 +5,10 @@ The shipped table is us-east-1's on-demand prices. A user's own table
 every price a non-negative number (a JSON number or a decimal string, read
 as ``Decimal`` so no binary rounding creeps in), duration tiers per
 architecture with increasing ``UpToGBSeconds`` and the last one open
-(``null``). A table that does not fit is an ``InvalidPriceTable`` naming the
-member and what was expected.
+(``null``), provisioned concurrency's ``PerGBSecond`` (configured time) and
+``DurationPerGBSecond`` (invocations it served) each per architecture. A
+table that does not fit is an ``InvalidPriceTable`` naming the member and
+what was expected.
 """
 
 from __future__ import annotations
