@@ -24,7 +24,7 @@ const JSON_SERVICES = {
 const REST_SERVICES = { apigatewayv2: "apigateway", lambda: "lambda" };
 
 // "/2015-03-31/functions/{name}" style paths: each segment encoded as an SDK does.
-function wirePath(path) {
+export function wirePath(path) {
   return path.split("/").map((s) => uriEncode(decodeURIComponent(s))).join("/");
 }
 
