@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Screenshot
-from tests.helpers import create_function
+from tests.helpers import create_function, make_zip
 
 HANDLER: dict[str, str | bytes] = {
     "index.py": "def handler(event, context):\n    return {'ok': True}\n"}
@@ -80,3 +81,52 @@ def test_account_page_shows_limits_usage_and_cost(page: Page, aws: Callable[[str
     expect(month).to_contain_text("Cost this month")
     expect(month.get_by_role("meter", name="Requests free tier used")).to_be_visible()
     screenshot(page, "account")
+
+
+def test_url_permissions_async_and_layers_sections(page: Page, aws: Callable[[str], Any],
+                                                    screenshot: Screenshot) -> None:
+    lam = aws("lambda")
+    create_function(lam, "config-more", HANDLER)
+    layer = lam.publish_layer_version(LayerName="config-layer",
+                                      Content={"ZipFile": make_zip({"python/x.py": "X = 1\n"})})
+    open_tab(page, "config-more", "configuration")
+
+    url = page.locator("#url")
+    url.get_by_role("button", name="Create function URL").click()
+    expect(url.get_by_role("status")).to_have_text("Function URL created.")
+    link = url.get_by_role("link")
+    expect(link).to_have_attribute("href", re.compile(r"^http://[a-z0-9]+\.lambda-url\."))
+    permissions = page.locator("#permissions")
+    public = permissions.get_by_role("cell", name="FunctionURLAllowPublicAccess", exact=True)
+    expect(public).to_be_visible()
+
+    permissions.get_by_label("Statement id").fill("from-events")
+    permissions.get_by_label("Principal").fill("events.amazonaws.com")
+    permissions.get_by_label("Source ARN (optional)").fill(
+        "arn:aws:events:us-east-1:123456789012:rule/nightly")
+    permissions.get_by_role("button", name="Add permission").click()
+    expect(permissions.get_by_role("cell", name="from-events", exact=True)).to_be_visible()
+    policy = json.loads(lam.get_policy(FunctionName="config-more")["Policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {"FunctionURLAllowPublicAccess",
+                                                        "from-events"}
+    permissions.get_by_role("button", name="Remove statement from-events").click()
+    expect(permissions.get_by_role("cell", name="from-events", exact=True)).to_have_count(0)
+
+    async_config = page.locator("#async")
+    async_config.get_by_label("Retry attempts").fill("1")
+    async_config.get_by_label("On-failure destination ARN").fill(
+        "arn:aws:sqs:us-east-1:123456789012:failures")
+    async_config.get_by_role("button", name="Save asynchronous configuration").click()
+    expect(async_config.get_by_role("status")).to_have_text("Saved.")
+    saved = lam.get_function_event_invoke_config(FunctionName="config-more")
+    assert saved["MaximumRetryAttempts"] == 1
+    assert saved["DestinationConfig"]["OnFailure"]["Destination"].endswith(":failures")
+
+    layers = page.locator("#layers")
+    expect(layers.get_by_label("Layer version ARN")).to_have_value(layer["LayerVersionArn"])
+    layers.get_by_role("button", name="Add layer").click()
+    expect(layers.get_by_role("cell", name=layer["LayerVersionArn"], exact=True)).to_be_visible()
+    config = lam.get_function_configuration(FunctionName="config-more")
+    assert [x["Arn"] for x in config["Layers"]] == [layer["LayerVersionArn"]]
+    url.scroll_into_view_if_needed()
+    screenshot(page, "configuration-url-permissions")

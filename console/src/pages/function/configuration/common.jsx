@@ -118,3 +118,13 @@ export async function removePermissionsFor(name, principal, sourceArn) {
     }
   }
 }
+
+// Sections that change the resource policy tell the Permissions section to read it again.
+const POLICY_EVENT = "loam:policy-changed";
+export function policyChanged() {
+  window.dispatchEvent(new Event(POLICY_EVENT));
+}
+export function onPolicyChanged(listener) {
+  window.addEventListener(POLICY_EVENT, listener);
+  return () => window.removeEventListener(POLICY_EVENT, listener);
+}

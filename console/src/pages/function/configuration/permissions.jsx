@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { lambda } from "../../../api/client.js";
 import { Button, Field } from "../../../ui/basics.jsx";
-import { Outcome, Section, fnPath, policyStatements, principalOf, sourceArnOf, useAction } from "./common.jsx";
+import { Outcome, Section, fnPath, onPolicyChanged, policyStatements, principalOf, sourceArnOf, useAction } from "./common.jsx";
 
 const ACTIONS = ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl", "lambda:GetFunction", "lambda:*"];
 const EMPTY = { sid: "", action: ACTIONS[0], principal: "", sourceArn: "", sourceAccount: "", urlAuth: "", qualifier: "" };
@@ -21,6 +21,7 @@ export default function PermissionsSection({ fn }) {
 
   const load = async () => setStatements(await policyStatements(name));
   useEffect(() => { load().catch(action.setError); }, [name]);
+  useEffect(() => onPolicyChanged(() => load().catch(action.setError)), [name]);
 
   const set = (field) => (e) => setForm({ ...form, [field]: e.currentTarget.value });
   const add = (event) => {

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { lambda } from "../../../api/client.js";
 import { Button, Field } from "../../../ui/basics.jsx";
-import { Outcome, Section, fnPath, removePermissionsFor, useAction } from "./common.jsx";
+import { Outcome, Section, fnPath, policyChanged, useAction } from "./common.jsx";
 
 const URL_VERSION = "2021-10-31";
 export const PUBLIC_SID = "FunctionURLAllowPublicAccess";
@@ -89,11 +89,13 @@ export default function UrlSection({ fn }) {
       if (form.auth === "NONE") await allowPublicUrl(name);
       else await removePublicUrl(name);
       await load();
+      policyChanged();
     }, doc ? "Function URL updated." : "Function URL created.");
   };
   const remove = () => action.run(async () => {
     await deleteUrl(name);
     await load();
+    policyChanged();
   }, "Function URL deleted.");
 
   return (
