@@ -144,9 +144,11 @@ class MetricsArchive:
                 count += 1
         return count
 
-    def view(self, start: float, end: float, recent: bool = False) -> StoredMinutes:
+    def view(self, start: float, end: float, recent: bool = False,
+             series: list[Any] | None = None) -> StoredMinutes:
         """The stored minutes in [start, end) — only those memory no longer keeps,
-        unless ``recent`` (blocking: run it in a thread)."""
+        unless ``recent`` — of the series whose key starts with ``series`` (all without
+        it). Blocking: run it in a thread."""
         first = int(start // 60)  # a five-minute row is read by the minute it starts
         last = int((end - 1) // 60) if end != float("inf") else 2**62
         if not recent:
@@ -154,10 +156,16 @@ class MetricsArchive:
         stored = StoredMinutes()
         if last < first:
             return stored
-        for series, minute_index, data in self.database.execute(
-                "SELECT series, minute, data FROM metrics_minutes "
-                "WHERE minute >= ? AND minute <= ? ORDER BY minute", (first, last)):
-            stored.add(str(series), int(minute_index), str(data))
+        sql = "SELECT series, minute, data FROM metrics_minutes WHERE minute >= ? AND minute <= ?"
+        params: list[object] = [first, last]
+        if series:
+            # A key prefix as a range (keys are JSON arrays; text orders by code point).
+            prefix = json.dumps(series)[:-1] + ", "
+            sql += " AND series >= ? AND series < ?"
+            params += [prefix, prefix + "\U0010ffff"]
+        for key, minute_index, data in self.database.execute(sql + " ORDER BY minute",
+                                                             params):
+            stored.add(str(key), int(minute_index), str(data))
         return stored
 
     # -- flushing ----------------------------------------------------------------

@@ -4,11 +4,14 @@ retention (one-minute rows for 15 days, five-minute rows for 63)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from loam.clock import FakeClock
 from loam.metrics.catalogue import METRICS, MinuteSource, aggregate_periods
 from loam.metrics.persist import MetricsArchive
 from loam.metrics.recorder import MetricsRecorder
 from loam.metrics.sampled import SampledMetrics
+from loam.services.cloudwatch import CloudWatchService
 from tests.unit.test_billing_usage import Reopen
 from tests.unit.test_billing_usage import reopen as reopen  # the fixture
 from tests.unit.test_sqs_support import run
@@ -102,6 +105,11 @@ def test_minutes_memory_no_longer_keeps_are_read_from_the_table(reopen: Reopen) 
     stored = archive_again.view(START - 60, START + 60)
     [(count, _, high, _)] = _stat(stored, "Invocations", FN, START - 60, START + 60).values()
     assert (count, high) == (3, 1.0)
+    # a read for one function reads that function's rows only
+    assert set(dict(archive_again.view(START - 60, START + 60, series=["lambda", "f"])
+                    .series())) == {("f", None, None)}
+    assert list(archive_again.view(START - 60, START + 60, series=["lambda", "ff"])
+                .series()) == []
 
 
 def test_old_minutes_roll_up_to_five_minutes_then_expire(reopen: Reopen) -> None:
@@ -124,3 +132,27 @@ def test_old_minutes_roll_up_to_five_minutes_then_expire(reopen: Reopen) -> None
     clock.advance(60 * DAY)
     archive.compact()
     assert archive.database.execute("SELECT COUNT(*) FROM metrics_minutes")[0][0] == 0
+
+
+def test_cloudwatch_reads_minutes_older_than_memory_from_the_table(reopen: Reopen) -> None:
+    clock = FakeClock(START)
+    recorder, sampled, archive = _node(reopen, clock)
+    for _ in range(4):
+        _invoke(recorder, 10.0)
+    sampled.count("AWS/Lambda", "PolledEventCount", (("EventSourceMappingUUID", "u"),), 7)
+    run(archive.flush())
+    clock.advance(2 * DAY)
+    again, sampled_again, archive_again = _node(reopen, clock)
+    run(archive_again.load())
+    service = CloudWatchService(again, clock, sampled=sampled_again, archive=archive_again)
+    window = {"StartTime": datetime.fromtimestamp(START - 3600, UTC),
+              "EndTime": datetime.fromtimestamp(clock.time(), UTC), "Period": 86_400,
+              "Statistics": ["Sum"]}
+    answer = run(service.get_metric_statistics({
+        "Namespace": "AWS/Lambda", "MetricName": "Invocations",
+        "Dimensions": [{"Name": "FunctionName", "Value": "f"}], **window}))
+    assert [p["Sum"] for p in answer["Datapoints"]] == [4.0]
+    polled = run(service.get_metric_statistics({
+        "Namespace": "AWS/Lambda", "MetricName": "PolledEventCount",
+        "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": "u"}], **window}))
+    assert [p["Sum"] for p in polled["Datapoints"]] == [7.0]

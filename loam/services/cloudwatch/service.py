@@ -172,11 +172,13 @@ class CloudWatchService:
             return SAMPLED_UNITS[namespace, name]
         return METRICS[name].unit if namespace == NAMESPACE and name in METRICS else None
 
-    async def _stored(self, start: float, end: float) -> StoredMinutes | None:
-        """The stored minutes of [start, end) that memory no longer keeps, if any."""
+    async def _stored(self, start: float, end: float,
+                      series: list[Any] | None) -> StoredMinutes | None:
+        """The stored minutes of [start, end) that memory no longer keeps, of the series
+        whose key starts with ``series``; None when memory has them all."""
         if self.archive is None or start >= self.archive.memory_start * 60:
             return None
-        return await asyncio.to_thread(self.archive.view, start, end)
+        return await asyncio.to_thread(self.archive.view, start, end, False, series)
 
     async def _periods(self, namespace: str, name: str, dims: Dimensions, unit: str | None,
                        start: float, end: float, period: int) -> dict[int, Aggregate]:
@@ -187,14 +189,15 @@ class CloudWatchService:
                 return {}
             self.refresh()
             periods = self.sampled.periods(namespace, name, dims, start, end, period)
-            stored = await self._stored(start, end)
+            stored = await self._stored(start, end, ["sampled", namespace, name])
             if stored is not None:
                 _merge(periods, periods_of(stored.sampled.get((namespace, name, dims), {}),
                                            start, end, period))
             return periods
         if source is None:
             periods = _periods(self.recorder, namespace, name, dims, unit, start, end, period)
-            stored = await self._stored(start, end)
+            function = dict(dims).get("FunctionName")
+            stored = await self._stored(start, end, ["lambda", function] if function else None)
             if stored is not None:
                 _merge(periods, _periods(stored, namespace, name, dims, unit, start, end,
                                          period))
