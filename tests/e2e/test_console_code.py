@@ -4,15 +4,20 @@ read the result and the log tail, follow the logs, find it in the list."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import VIEWPORT, Screenshot, sign_in_form
-from tests.helpers import Server
+from tests.helpers import Server, create_function, make_zip
 
 HANDLER = '''import json
 
@@ -118,3 +123,61 @@ def test_create_edit_deploy_test_and_tail_a_function(
     expect(row.get_by_role("img", name=f"{name}: invocations in the last hour")).to_be_visible()
     expect(row.locator(".spark-total").first).to_have_text("2", timeout=30_000)
     screenshot(page, "list")
+
+
+def _package(aws: Callable[[str], Any], name: str) -> dict[str, bytes]:
+    location = aws("lambda").get_function(FunctionName=name)["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=30) as answer:
+        package = answer.read()
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_files_of_the_package_and_an_uploaded_zip(
+        page: Page, aws: Callable[[str], Any], tmp_path: Path) -> None:
+    name = f"files-{uuid.uuid4().hex[:8]}"
+    create_function(aws("lambda"), name, {"index.py": "def handler(event, context):\n"
+                                          "    return 'v1'\n"})
+    page.goto(f"/console/functions/{name}/code")
+    expect(page.get_by_label("Contents of index.py")).to_contain_text("return 'v1'")
+
+    # A module in a folder (by its path), imported by the handler.
+    page.get_by_role("button", name="New file").click()
+    dialog = page.get_by_role("dialog", name="New file")
+    dialog.get_by_label("File path").fill("../outside.py")
+    expect(dialog.get_by_text("Use a relative path")).to_be_visible()
+    dialog.get_by_label("File path").fill("greetings/words.py")
+    dialog.get_by_role("button", name="Create").click()
+    page.get_by_label("Contents of greetings/words.py").click()
+    page.keyboard.insert_text("WORD = 'from a folder'\n")
+    page.get_by_role("button", name="index.py").click()
+    page.get_by_label("Contents of index.py").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("from greetings.words import WORD\n\n\n"
+                              "def handler(event, context):\n    return WORD\n")
+    # A scratch file, renamed, then deleted: it never reaches the package.
+    page.get_by_role("button", name="New file").click()
+    page.get_by_role("dialog").get_by_label("File path").fill("scratch.txt")
+    page.get_by_role("dialog").get_by_role("button", name="Create").click()
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_role("dialog").get_by_label("File path").fill("notes.txt")
+    page.get_by_role("dialog").get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("button", name="notes.txt (unsaved)")).to_be_visible()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("button", name="notes.txt (unsaved)")).to_have_count(0)
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_text("● Unsaved changes")).to_have_count(0, timeout=60_000)
+    assert sorted(_package(aws, name)) == ["greetings/words.py", "index.py"]
+    answer = aws("lambda").invoke(FunctionName=name)["Payload"].read()
+    assert json.loads(answer) == "from a folder"
+
+    # Upload a .zip: deployed as it is, and its files shown.
+    upload = tmp_path / "v2.zip"
+    upload.write_bytes(make_zip({"index.py": "def handler(event, context):\n    return 'v2'\n",
+                                 "data/table.csv": "a,b\n"}))
+    page.get_by_label("Upload .zip").set_input_files(str(upload))
+    expect(page.get_by_role("button", name="table.csv")).to_be_visible(timeout=60_000)
+    expect(page.get_by_label("Contents of index.py")).to_contain_text("return 'v2'")
+    answer = aws("lambda").invoke(FunctionName=name)["Payload"].read()
+    assert json.loads(answer) == "v2"
