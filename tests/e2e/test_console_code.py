@@ -35,12 +35,14 @@ def test_sign_in_lands_on_the_functions_list(page: Page, screenshot: Screenshot)
 
 
 def test_a_wrong_secret_is_refused_with_the_aws_error_code(
-        browser: Browser, console_server: Server, console_key: tuple[str, str]) -> None:
+        browser: Browser, console_server: Server, console_key: tuple[str, str],
+        screenshot: Screenshot) -> None:
     context = browser.new_context(viewport=VIEWPORT)
     try:
         tab = context.new_page()
         sign_in_form(tab, console_server, (console_key[0], "not-the-secret"))
         expect(tab.get_by_role("alert")).to_contain_text("InvalidSignatureException")
+        screenshot(tab, "sign-in-refused")
         tab.reload()  # nothing was kept: the form again
         expect(tab.get_by_role("button", name="Sign in")).to_be_visible()
     finally:
@@ -181,3 +183,17 @@ def test_files_of_the_package_and_an_uploaded_zip(
     expect(page.get_by_label("Contents of index.py")).to_contain_text("return 'v2'")
     answer = aws("lambda").invoke(FunctionName=name)["Payload"].read()
     assert json.loads(answer) == "v2"
+
+
+def test_a_function_error_is_shown_with_its_error_document(
+        page: Page, aws: Callable[[str], Any]) -> None:
+    name = f"fails-{uuid.uuid4().hex[:8]}"
+    create_function(aws("lambda"), name, {"index.py": "def handler(event, context):\n"
+                                          "    raise ValueError('no such order')\n"})
+    page.goto(f"/console/functions/{name}/test")
+    page.get_by_role("button", name="Invoke").click()
+    expect(page.get_by_text("failed (Unhandled)")).to_be_visible(timeout=60_000)
+    document = page.get_by_label("Error document")
+    expect(document).to_contain_text('"errorType": "ValueError"')
+    expect(document).to_contain_text('"errorMessage": "no such order"')
+    expect(page.get_by_label("Log output")).to_contain_text("no such order")
