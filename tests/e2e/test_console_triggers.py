@@ -51,6 +51,8 @@ def test_a_schedule_fires_and_the_monitor_tab_shows_it(
         re.compile(r"Invocations [1-9]"), timeout=120_000)
     expect(page.get_by_test_id("total-cold")).to_have_text(re.compile(r"Cold starts [1-9]"))
     screenshot(page, "monitor")
+    page.get_by_role("button", name="Switch to dark theme").click()
+    screenshot(page, "monitor-dark")  # the charts take the dark theme's colours
 
     page.get_by_role("tab", name="Triggers").click()
     page.get_by_role("button", name="Remove Schedule ticker-every-minute").click()

@@ -155,7 +155,7 @@ export default function MonitorTab({ fn }) {
         <h3>
           <span>Cost this month</span>
           <span class="chart-total" data-testid="month-cost">
-            {month ? `${format(month.total, "usd")} (${month.requests.toLocaleString()} requests, ${month.gbs.toFixed(3)} GB-s)` : "…"}
+            {month ? `${format(month.total, "usd")} (${month.requests.toLocaleString()} request${month.requests === 1 ? "" : "s"}, ${month.gbs.toFixed(3)} GB-s)` : "…"}
           </span>
         </h3>
         <p class="chart-note">
