@@ -42,6 +42,11 @@ class Settings:
     # Development mode (LOAM_DEV_MODE=1, --dev-mode): any access key is accepted, unsigned
     # requests too. Off by default: every API request must be signed with a loam key.
     dev_mode: bool = field(default_factory=lambda: _env("DEV_MODE", "0") not in ("0", ""))
+    # Also print every function log line on the node's console (LOAM_ECHO_FUNCTION_LOGS=1,
+    # --echo-function-logs). Off by default: the logs API (`aws logs tail`, `loam logs`)
+    # is where they are read, and a flooding function must not flood the console too.
+    echo_function_logs: bool = field(
+        default_factory=lambda: _env("ECHO_FUNCTION_LOGS", "0") not in ("0", ""))
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -62,6 +67,7 @@ class Settings:
             "public_url": _env("PUBLIC_URL", ""),
             "templates": templates_enabled(),
             "dev_mode": _env("DEV_MODE", "0") not in ("0", ""),
+            "echo_function_logs": _env("ECHO_FUNCTION_LOGS", "0") not in ("0", ""),
         }
         registry = _env("RUNTIME_REGISTRY", "")
         if registry:

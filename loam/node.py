@@ -103,13 +103,14 @@ class Node:
         self.concurrency = ReservedConcurrency(self.functions, on_change=self._refresh_reservations)
         self.event_invoke = EventInvokeConfigs(self.functions, self.clock)
         self.database = open_database(settings.database_url, data)
-        # Function logs: kept in the database (the logs API) and shown on the console.
+        # Function logs: kept in the database (the logs API); on the console when asked.
         # On SQLite in a file of their own: a flood of log lines holds that file's write
         # lock, never the one function, queue and service writes wait for.
+        echo = ConsoleEcho() if settings.echo_function_logs else None
         self.function_logs = LogsService(open_database(settings.database_url, data,
                                                        "logs.db"),
                                          self.clock, settings.region, settings.account_id,
-                                         echo=ConsoleEcho())
+                                         echo=echo)
         self.metrics = MetricsRecorder(self.clock)
         # What the workload would be billed for on AWS (billing_usage; `loam cost`).
         self.usage = UsageRecorder(self.database, self.clock)

@@ -64,7 +64,9 @@ def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, s
     log_path = data_dir.parent / f"server-{port}.log"
     # Development mode unless a test says otherwise: tests of other things use any key
     # (tests/functional/test_sigv4.py runs a server that checks signatures).
-    env = {"LOAM_DEV_MODE": "1", **os.environ, **(extra_env or {})}
+    # Function log lines on the server's console too: tests read them from its log.
+    env = {"LOAM_DEV_MODE": "1", "LOAM_ECHO_FUNCTION_LOGS": "1", **os.environ,
+           **(extra_env or {})}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "loam", "serve", "--port", str(port), "--data-dir",

@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
         region=args.region, account_id=args.account_id,
         templates=False if args.no_templates else None,
         dev_mode=True if args.dev_mode else None,
+        echo_function_logs=True if args.echo_function_logs else None,
     )
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start every environment fresh (no fork from a per-version "
                             "template; also LOAM_TEMPLATES=0)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument("--echo-function-logs", action="store_true",
+                       help="also print function log lines on this console "
+                            "(also LOAM_ECHO_FUNCTION_LOGS=1)")
     serve.add_argument("--dev-mode", action="store_true",
                        help="accept any access key, unsigned requests too (also LOAM_DEV_MODE=1)")
     keys = sub.add_parser("keys", help="manage the access keys API requests are signed with")

@@ -47,9 +47,11 @@ from loam.sandbox.environment import (
     ExecutionEnvironment,
     InvocationOutcome,
     InvocationRequest,
+    LogSpill,
 )
 from loam.sandbox.pool import EnvironmentPool
 from loam.store import AsyncEventRecord
+from loam.telemetry.buffered import MAX_WAIT_S
 from loam.telemetry.logs import LogSink
 from loam.telemetry.report import (
     InvocationReport,
@@ -367,7 +369,8 @@ class InvokeService:
             try:
                 async with self.pool.environment(spec) as env:
                     stream = env.log_stream
-                    outcome = await self._invoke_in(env, request)
+                    spill = _Spill(self.logs, fn.effective_log_group, stream, lines)
+                    outcome = await self._invoke_in(env, request, on_log=spill)
                     body, error, status_line = self._shape(env, fn, request, outcome)
                     lines += outcome.logs + status_line
             except EnvironmentFailed as exc:
@@ -381,12 +384,12 @@ class InvokeService:
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-            self.logs.emit(fn.effective_log_group, stream, text)
+            await self.logs.put(fn.effective_log_group, stream, text, MAX_WAIT_S)
             return text, body, error
 
     async def _invoke_in(
         self, env: ExecutionEnvironment, request: InvocationRequest,
-        on_chunk: ChunkSink | None = None,
+        on_chunk: ChunkSink | None = None, on_log: LogSpill | None = None,
     ) -> InvocationOutcome:
         if env.init_error is not None:
             # Init failed: AWS reports the init error for this invocation and
@@ -397,7 +400,7 @@ class InvokeService:
             outcome.max_memory_mb = env.max_memory_mb()
             self._discard(env, "init-error")
             return outcome
-        outcome = await env.invoke(request, on_chunk)
+        outcome = await env.invoke(request, on_chunk, on_log)
         if outcome.status in ("timeout", "crash"):
             self._discard(env, outcome.status)
         return outcome
@@ -488,8 +491,9 @@ class InvokeService:
             try:
                 async with self.pool.environment(spec) as env:
                     stream = env.log_stream
+                    spill = _Spill(self.logs, fn.effective_log_group, stream, lines)
                     try:
-                        outcome = await self._invoke_in(env, request, sink.write)
+                        outcome = await self._invoke_in(env, request, sink.write, spill)
                     except BaseException:  # the client or the server went away mid-invocation
                         self._discard(env, "interrupted")
                         raise
@@ -510,7 +514,7 @@ class InvokeService:
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
             text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-            self.logs.emit(fn.effective_log_group, stream, text)
+            await self.logs.put(fn.effective_log_group, stream, text, MAX_WAIT_S)
             if whole:
                 await emit(whole)
             return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
@@ -634,3 +638,22 @@ def _decode_client_context(value: str | None) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
 
+
+
+class _Spill:
+    """Where an invocation's output goes once it outgrows the environment's buffer:
+    to the log sink as it is read, after the lines that open the invocation's log
+    (``head``, taken from the caller's list so they are not written twice)."""
+
+    def __init__(self, sink: LogSink, group: str, stream: str, head: list[str]) -> None:
+        self.sink = sink
+        self.group = group
+        self.stream = stream
+        self.head = head
+
+    async def __call__(self, text: str) -> None:
+        if self.head:
+            text = "".join(line if line.endswith("\n") else line + "\n"
+                           for line in self.head) + text
+            self.head.clear()
+        await self.sink.put(self.group, self.stream, text)

@@ -39,7 +39,7 @@ from loam.sandbox.channel import MAX_BODY, FrameChannel
 from loam.sandbox.host import HostCapabilities
 
 __all__ = ["ChunkSink", "EnvironmentSpec", "ExecutionEnvironment", "InvocationOutcome",
-           "InvocationRequest"]
+           "InvocationRequest", "LogSpill"]
 
 log = logging.getLogger("loam.sandbox")
 
@@ -47,12 +47,18 @@ INIT_TIMEOUT_S = 10.0
 PIDS_MAX = 1024
 NOFILE = 1024
 LOG_BUFFER_BYTES = 8 << 20
+# Past this much of one invocation's output, it goes to ``on_log`` as it is read.
+SPILL_BYTES = 1 << 20
 # Output written straight to the runtime's stdout/stderr without a newline is
 # cut into records of at most this many bytes.
 MAX_LOG_LINE = 256 << 10
 _JAIL = Path(__file__).resolve().parent / "jail.py"
 # Where a streamed response goes as it arrives (``invoke(request, on_chunk)``).
 ChunkSink = Callable[[bytes], Awaitable[None]]
+# Where an invocation's output goes once it outgrows SPILL_BYTES (``invoke(..., on_log)``).
+# Until it returns, no more output is read: a function that prints faster than its
+# log can be stored blocks in write(2), and it alone.
+LogSpill = Callable[[str], Awaitable[None]]
 _uids = itertools.count()
 
 
@@ -130,6 +136,8 @@ class ExecutionEnvironment:
         self._proc: asyncio.subprocess.Process | None = None
         self._channel: FrameChannel | None = None
         self._logs = LogBuffer(LOG_BUFFER_BYTES)
+        self._spill: LogSpill | None = None
+        self._spilling = asyncio.Lock()
         self._collecting = asyncio.Event()
         self._pipe_task: asyncio.Task[None] | None = None
         self._output_fd: int | None = None
@@ -275,8 +283,8 @@ class ExecutionEnvironment:
 
     # -- invocations ---------------------------------------------------------
 
-    async def invoke(self, request: InvocationRequest,
-                     on_chunk: ChunkSink | None = None) -> InvocationOutcome:
+    async def invoke(self, request: InvocationRequest, on_chunk: ChunkSink | None = None,
+                     on_log: LogSpill | None = None) -> InvocationOutcome:
         """Run one invocation. Callers destroy the environment unless status is success/error.
 
         A streaming runtime answers ``chunk`` frames before its ``response``
@@ -284,10 +292,14 @@ class ExecutionEnvironment:
         the invocation's deadline; without ``on_chunk`` they are joined in
         front of the response (up to ``MAX_BODY``; ``response_bytes`` counts
         them all). A streamed outcome's ``payload`` is the end frame's body.
+        With ``on_log``, output beyond ``SPILL_BYTES`` goes there as it is read
+        (oldest first) and ``logs`` holds the rest; without, ``logs`` keeps the
+        last ``LOG_BUFFER_BYTES`` of it.
         """
         assert self._channel is not None and self.destroyed is None
         init_ms, self._init_ms = self._init_ms, None
         restore_ms, self._restore_ms = self._restore_ms, None
+        self._spill = on_log
         self._collecting.set()
         self.invocations += 1
         timeout = self.spec.timeout_s
@@ -315,10 +327,10 @@ class ExecutionEnvironment:
                     kind = frame.get("type")
                     oversized = frame.get("oversized")
                     if kind == "log" and oversized:
-                        self._logs.append(
+                        await self._collect(
                             f"[loam] a log record of {oversized} bytes was dropped\n")
                     elif kind == "log":
-                        self._logs.append(body.decode("utf-8", "replace"))
+                        await self._collect(body.decode("utf-8", "replace"))
                     elif kind in ("response", "error"):
                         status = "success" if kind == "response" else "error"
                         payload = body
@@ -351,6 +363,8 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         await self._settle_output()
         self._collecting.clear()
+        async with self._spilling:  # a spill in flight goes first
+            self._spill = None
         outcome = InvocationOutcome(
             status=status,
             payload=payload,
@@ -422,6 +436,9 @@ class ExecutionEnvironment:
         Bounded: a process that never stops writing cannot hold the invocation open.
         """
         for _ in range(_SETTLE_ROUNDS):
+            if self._spilling.locked():  # the reader waits for the log store: so do we
+                async with self._spilling:
+                    pass
             await asyncio.sleep(0)
             if self._output_fd is None or not _readable(self._output_fd):
                 break
@@ -447,12 +464,22 @@ class ExecutionEnvironment:
             cut = data.rfind(b"\n") + 1
             if cut == 0 and len(data) >= MAX_LOG_LINE:
                 cut = len(data)
-            if cut:
-                self._logs.append(data[:cut].decode("utf-8", "replace"))
             self._partial = data[cut:]
+            if cut:
+                await self._collect(data[:cut].decode("utf-8", "replace"))
         if self._partial:
             self._logs.append(self._partial.decode("utf-8", "replace"))
             self._partial = b""
+
+    async def _collect(self, record: str) -> None:
+        """Keep one record of output; past ``SPILL_BYTES``, pass what is kept to the
+        invocation's ``on_log`` (waiting for it: that is the back-pressure)."""
+        self._logs.append(record)
+        if self._spill is None or self._logs.size < SPILL_BYTES:
+            return
+        async with self._spilling:
+            if self._spill is not None and self._logs.size >= SPILL_BYTES:
+                await self._spill("".join(self._logs.take()))
 
     async def _drain_pipe(self) -> None:
         if self._pipe_task is not None:
@@ -597,6 +624,10 @@ class LogBuffer:
         self._records: deque[str] = deque()
         self._size = 0
         self._dropped = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def append(self, record: str) -> None:
         self._records.append(record)

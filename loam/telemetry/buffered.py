@@ -10,12 +10,16 @@ transaction each. Under load one transaction carries the lines of many
 invocations, so the store costs little per invocation; ``echo`` (the console)
 gets each written batch on the same thread.
 
-Memory is bounded, with back-pressure instead of loss:
+Memory is bounded, with back-pressure instead of loss. Texts are weighed as
+stored bytes (characters plus ``EVENT_OVERHEAD`` per line):
 
-- at most ``capacity`` characters wait in total, and one log group at most
-  ``capacity // 4`` of them, so a function that floods its log slows itself,
-  not the others;
-- a producer past either bound waits (at most ``max_wait_s``) for the writer;
+- at most ``capacity`` wait in total, and one log group at most
+  ``capacity // 4``, so a function that floods its log slows itself, not the
+  others;
+- a producer past either bound waits for the writer: ``emit`` (threads) at
+  most ``max_wait_s``; ``put`` (the event loop) without blocking the loop, and
+  without limit unless told — an invocation's output past its environment's
+  buffer comes through ``put``, so the printing function waits in write(2);
 - after that it is admitted if the total bound still holds; only when even
   that is exceeded (the store is failing or far behind) is the text dropped —
   never silently: the drop is counted in ``statistics()``, logged to the
@@ -27,6 +31,7 @@ A failed write is logged and retried (the batch is kept) until ``close``.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import re
@@ -47,6 +52,10 @@ MAX_WAIT_S = 0.1
 BATCH_LINES = 2_000
 BATCH_CHARS = 1 << 20
 RETRY_S = 1.0
+PUT_POLL_S = 0.005
+# What one stored event costs beyond its text (CloudWatch's accounting): the bounds
+# count it, so a flood of tiny lines is held back by its row count, not only its size.
+EVENT_OVERHEAD = 26
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
@@ -69,6 +78,12 @@ class _Chunk:
     stream: str
     timestamp: int
     text: str
+
+
+def _weight(text: str) -> int:
+    """``text``'s share of the bounds: its characters plus ``EVENT_OVERHEAD`` a line."""
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return len(text) + EVENT_OVERHEAD * lines
 
 
 class BufferedLogSink:
@@ -100,7 +115,7 @@ class BufferedLogSink:
         if not text:
             return
         chunk = _Chunk(group, stream, int(self._clock.time() * 1000), text)
-        size = len(text)
+        size = _weight(text)
         with self._cond:
             if self._must_wait(group, size):
                 self._waits += 1
@@ -110,13 +125,40 @@ class BufferedLogSink:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
-            if self._pending and self._pending + size > self._capacity:
-                self._drop(chunk)
-                return
-            self._chunks.append(chunk)
-            self._pending += size
-            self._by_group[group] += size
-            self._cond.notify_all()
+            self._admit(chunk)
+
+    async def put(self, group: str, stream: str, text: str,
+                  max_wait_s: float | None = None) -> None:
+        """``emit`` for the event loop: past the bounds it waits without blocking the
+        loop — without limit when ``max_wait_s`` is None (so a flooding producer is
+        held until the writer catches up), else at most that long, then as ``emit``."""
+        if not text:
+            return
+        size = _weight(text)
+        deadline = None if max_wait_s is None else time.monotonic() + max_wait_s
+        waited = False
+        while True:
+            with self._cond:
+                if (not self._must_wait(group, size) or self._closing
+                        or (deadline is not None and time.monotonic() >= deadline)):
+                    self._admit(_Chunk(group, stream, int(self._clock.time() * 1000), text))
+                    return
+                if not waited:
+                    self._waits += 1
+                    waited = True
+            await asyncio.sleep(PUT_POLL_S)
+
+    def _admit(self, chunk: _Chunk) -> None:
+        """Queue ``chunk`` unless even the total bound is past (then drop it, loudly).
+        Called with the condition held."""
+        size = _weight(chunk.text)
+        if self._pending and self._pending + size > self._capacity:
+            self._drop(chunk)
+            return
+        self._chunks.append(chunk)
+        self._pending += size
+        self._by_group[chunk.group] += size
+        self._cond.notify_all()
 
     def _must_wait(self, group: str, size: int) -> bool:
         if not self._pending:
@@ -215,15 +257,21 @@ class BufferedLogSink:
             for match in _LINE.finditer(chunk.text):
                 line = match.group()
                 batch.append(LogLine(chunk.group, chunk.stream, chunk.timestamp, line))
-                chars[chunk.group] += len(line)
+                chars[chunk.group] += len(line) + EVENT_OVERHEAD
                 if len(batch) >= self._batch_lines:
                     self._commit(batch, chars)
                     batch, chars = [], collections.Counter()
         self._commit(batch, chars)
 
     def _commit(self, batch: list[LogLine], chars: collections.Counter[str]) -> None:
+        began = time.monotonic()
         while not self._write_all(batch):
             pass
+        if len(batch) >= self._batch_lines // 2:
+            # A flood: rest as long as the batch took, so the writer holds the
+            # interpreter at most about half the time and invocations stay quick;
+            # the flooding function waits meanwhile (back-pressure), not the others.
+            time.sleep(min(time.monotonic() - began, self._retry_s))
         if self._echo is not None and batch:
             try:
                 self._echo(batch)

@@ -1,6 +1,7 @@
 """Where function log lines go.
 
-``LogSink`` is the seam the invoke path writes to (``emit`` must never block it);
+``LogSink`` is the seam the invoke path writes to (``emit`` from threads, ``put``
+from the event loop; neither may block the loop);
 ``LogLine`` is one line as the durable sink stores it; ``ConsoleEcho`` prints
 written lines on the node's console, called by the sink's writer thread with
 each batch it has stored — one write per batch, no thread or logging record of
@@ -21,6 +22,9 @@ __all__ = ["ConsoleEcho", "LogLine", "LogSink"]
 
 class LogSink(Protocol):
     def emit(self, group: str, stream: str, text: str) -> None: ...
+
+    async def put(self, group: str, stream: str, text: str,
+                  max_wait_s: float | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

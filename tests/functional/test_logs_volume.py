@@ -104,17 +104,35 @@ def test_100_mb_of_lines_are_all_kept_while_another_function_stays_fast(
             lam.delete_function(FunctionName=name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loam/sandbox/environment.py holds at most LOG_BUFFER_BYTES (8 MB) of one invocation's "
-    "output and hands it to the sink only when the invocation ends, dropping the oldest "
-    "(with a notice); the sink keeps all it is given. Needs the environment to pass lines "
-    "to the sink as they are read (see the logs engineer's report)."))
 def test_one_invocation_printing_100_mb_loses_no_line(lam: Any, logs: Any) -> None:
-    flood = unique_name("flood")
+    """Past the environment's buffer the output goes to the store as it is read, with
+    back-pressure on the printing function alone; START stays first, REPORT last."""
+    flood, quick = unique_name("flood"), unique_name("quick")
     deploy(lam, flood, {"index.py": FLOOD}, Timeout=120, MemorySize=512)
+    deploy(lam, quick, {"index.py": ECHO})
     try:
+        lam.invoke(FunctionName=quick, Payload=b"{}")["Payload"].read()  # warm
         lines = 100_000
-        invoke_flood(lam, flood, "one", lines)
+        failures: list[BaseException] = []
+
+        def run_flood() -> None:
+            try:
+                invoke_flood(lam, flood, "one", lines)
+            except BaseException as exc:  # reported by the main thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run_flood)
+        thread.start()
+        latencies: list[float] = []
+        while thread.is_alive():
+            began = time.monotonic()
+            lam.invoke(FunctionName=quick, Payload=b'{"ping": 1}')["Payload"].read()
+            latencies.append(time.monotonic() - began)
+            time.sleep(0.05)
+        thread.join()
+        assert not failures, failures
+        assert statistics.median(latencies) < 0.5, latencies
+
         group = f"/aws/lambda/{flood}"
         deadline = time.monotonic() + 120
         while platform_bytes(logs, group)[0] < 3:
@@ -122,5 +140,14 @@ def test_one_invocation_printing_100_mb_loses_no_line(lam: Any, logs: Any) -> No
             time.sleep(1)
         _, platform = platform_bytes(logs, group)
         assert stored_bytes(logs, group) == lines * (LINE_CHARS + 26) + platform
+        [stream] = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        first = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                    startFromHead=True, limit=2)["events"]
+        last = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                   startFromHead=False, limit=1)["events"]
+        assert first[0]["message"].startswith("START ")
+        assert first[1]["message"].startswith("one:000000000 ")
+        assert last[0]["message"].startswith("REPORT ")
     finally:
         lam.delete_function(FunctionName=flood)
+        lam.delete_function(FunctionName=quick)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import threading
@@ -205,3 +206,35 @@ def test_console_echo_is_silent_when_its_logger_is_off(caplog: pytest.LogCapture
     out = io.StringIO()
     ConsoleEcho(out)([LogLine("/aws/lambda/f", "s", 0, "hello\n")])
     assert out.getvalue() == ""
+
+
+def test_put_holds_a_flooding_producer_without_blocking_the_loop(
+        recorder: Recorder, clock: FakeClock, sinks: list[BufferedLogSink]) -> None:
+    recorder.open.clear()
+    sink = started(BufferedLogSink(recorder, clock, capacity=4000))  # a group's share: 1000
+    sinks.append(sink)
+
+    async def main() -> int:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticker = asyncio.create_task(tick())
+        await sink.put("/g", "s", "a" * 900 + "\n")  # admitted: nothing was pending
+        # 40 tiny lines weigh 40 x (2 + 26): past the share although only 80 characters
+        held = asyncio.create_task(sink.put("/g", "s", "b\n" * 40))
+        await asyncio.sleep(0.1)
+        assert not held.done()
+        recorder.open.set()
+        await asyncio.wait_for(held, 5)
+        ticker.cancel()
+        return ticks
+
+    assert asyncio.run(main()) > 20  # the loop kept running while the producer waited
+    assert sink.flush(5)
+    assert len(recorder.lines) == 41
+    assert sink.statistics().producer_waits == 1
