@@ -130,3 +130,29 @@ def test_url_permissions_async_and_layers_sections(page: Page, aws: Callable[[st
     assert [x["Arn"] for x in config["Layers"]] == [layer["LayerVersionArn"]]
     url.scroll_into_view_if_needed()
     screenshot(page, "configuration-url-permissions")
+
+
+def test_reserved_and_provisioned_concurrency(page: Page, aws: Callable[[str], Any]) -> None:
+    lam = aws("lambda")
+    create_function(lam, "config-conc", HANDLER)
+    lam.publish_version(FunctionName="config-conc")
+    open_tab(page, "config-conc", "configuration")
+    reserved = page.locator("#reserved")
+    reserved.get_by_label("Reserved concurrent executions").fill("5")
+    reserved.get_by_role("button", name="Save reservation").click()
+    expect(reserved).to_contain_text("5 concurrent executions reserved")
+    assert lam.get_function_concurrency(FunctionName="config-conc")[
+        "ReservedConcurrentExecutions"] == 5
+
+    provisioned = page.locator("#provisioned")
+    provisioned.get_by_label("Version or alias").select_option("1")
+    provisioned.get_by_label("Provisioned concurrent executions").fill("1")
+    provisioned.get_by_role("button", name="Save provisioned concurrency").click()
+    row = provisioned.get_by_role("row").filter(has_text="READY")
+    expect(row).to_contain_text("1", timeout=30_000)  # the status follows the environments
+    got = lam.get_provisioned_concurrency_config(FunctionName="config-conc", Qualifier="1")
+    assert got["RequestedProvisionedConcurrentExecutions"] == 1
+    provisioned.get_by_role("button", name="Remove").click()
+    expect(provisioned.get_by_text("None configured.")).to_be_visible()
+    reserved.get_by_role("button", name="Remove reservation").click()
+    expect(reserved).to_contain_text("Not reserved")
