@@ -3,8 +3,12 @@
 A metric is read from a series' minutes: a count metric (Invocations,
 Errors, Throttles, AsyncEventsReceived) is one sample of 1 per occurrence, as
 Lambda publishes it; a measured metric (Duration, ConcurrentExecutions,
-AsyncEventAge) is the minute's aggregate. The provisioned-concurrency metrics
-are AWS's: ProvisionedConcurrencyInvocations and ...SpilloverInvocations count
+AsyncEventAge) is the minute's aggregate. InitDuration is loam's own
+(AWS/Lambda has none; Lambda Insights calls it ``init_duration``): one sample
+per cold start, the Init Duration of its REPORT line or, for an environment
+forked from a template, its Restore Duration, so its SampleCount counts cold
+starts. The provisioned-concurrency metrics are AWS's:
+ProvisionedConcurrencyInvocations and ...SpilloverInvocations count
 invocations of a version with provisioned concurrency that it did (did not)
 serve; ProvisionedConcurrentExecutions and ProvisionedConcurrencyUtilization
 (that number over the version's provisioned size; FunctionName + Resource
@@ -53,6 +57,7 @@ METRICS: dict[str, LambdaMetric] = {m.name: m for m in (
     LambdaMetric("AsyncEventsReceived", "Count", "events_received", True),
     LambdaMetric("AsyncEventsDropped", "Count", "events_dropped", True),
     LambdaMetric("Duration", "Milliseconds", "duration", False),
+    LambdaMetric("InitDuration", "Milliseconds", "init", False),
     LambdaMetric("ConcurrentExecutions", "Count", "concurrency", False),
     LambdaMetric("AsyncEventAge", "Milliseconds", "event_age", False),
     LambdaMetric("ProvisionedConcurrencyInvocations", "Count", "pc_invocations", True),

@@ -64,8 +64,10 @@ class MetricsObserver:
                  outcome: InvocationOutcome | None, began: Began) -> None:
         if outcome is not None:
             resource, executed, provisioned = began
+            # A forked environment's restore is its cold start's init, as REPORT shows it.
+            init_ms = outcome.init_ms if outcome.init_ms is not None else outcome.restore_ms
             self.recorder.finished(fn.name, resource, executed, outcome.duration_ms,
-                                   outcome.init_ms, outcome.status != "success", provisioned)
+                                   init_ms, outcome.status != "success", provisioned)
             if self.usage is not None:
                 self.usage.record_duration(fn.name, fn.architectures[0], fn.memory_size,
                                            fn.ephemeral_storage, outcome.duration_ms,
