@@ -50,13 +50,14 @@ def _serve(args: argparse.Namespace) -> int:
     print("loam: serving Lambda, SQS, EventBridge, API Gateway v2 and HTTP triggers on "
           f"{settings.base_url} (data in {settings.data_dir}; {_server_stack()})",
           file=sys.stderr, flush=True)
-    # http "auto": httptools (a dependency) when importable, else h11. The
-    # loop stays asyncio's: uvloop spawns environments with host descriptors
-    # open in them (see docs/performance.md). No proxy-header rewriting and
-    # no access log: loam uses neither, and both cost on every request.
+    # http "auto": httptools (a dependency) when importable, else h11; loop
+    # "auto": uvloop (a dependency). Descriptors that uvloop's spawn lets
+    # through to an environment are closed by the jail first thing. No
+    # proxy-header rewriting and no access log: loam uses neither, and both
+    # cost on every request.
     uvicorn.run(LambdaApp(node), host=settings.host, port=settings.port,
                 log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
-                loop="asyncio", http="auto", proxy_headers=False, access_log=False)
+                loop="auto", http="auto", proxy_headers=False, access_log=False)
     return 0
 
 
@@ -114,9 +115,10 @@ def _client_command(args: argparse.Namespace) -> int:
 
 
 def _server_stack() -> str:
-    """What serves the API: ``uvicorn, loop=asyncio, http=httptools``."""
+    """What serves the API: ``uvicorn, loop=uvloop, http=httptools``."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return f"uvicorn, loop=asyncio, http={http}"
+    return f"uvicorn, loop={loop}, http={http}"
 
 
 EXIT_CODES = """\

@@ -374,9 +374,22 @@ def become_init(spec: dict, runtime: int) -> None:
                             str(spec["status_fd"])], {})
 
 
+def close_strays(keep: list[int]) -> None:
+    """Close every descriptor but stdio and ``keep``: whatever else this process
+    inherited (another environment's pipe, spawned at the same moment by a loop
+    that marks passed descriptors inheritable for a while) stays outside."""
+    low = 0
+    for fd in sorted({0, 1, 2, *keep}):
+        if low < fd:  # an empty range must not reach it: closerange(0, 0) closes all
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     try:
+        close_strays([spec["channel_fd"], spec["status_fd"], *spec.get("extra_fds", [])])
         root = build_root(spec)
         enter_root(root)
         socket.sethostname(spec["hostname"])
