@@ -12,7 +12,7 @@ setup-dev:
 	scripts/setup --dev
 
 run: setup
-	.venv/bin/loam serve --port $(PORT) --data-dir $(DATA)
+	.venv/bin/loam serve --port $(PORT) --data-dir $(DATA) --echo-function-logs
 
 test: setup-dev
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
