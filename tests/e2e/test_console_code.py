@@ -215,3 +215,24 @@ def test_a_function_error_is_shown_with_its_error_document(
     expect(document).to_contain_text('"errorType": "ValueError"')
     expect(document).to_contain_text('"errorMessage": "no such order"')
     expect(page.get_by_label("Log output")).to_contain_text("no such order")
+
+
+def test_create_from_an_uploaded_zip(page: Page, aws: Callable[[str], Any],
+                                     tmp_path: Path) -> None:
+    name = f"zipped-{uuid.uuid4().hex[:8]}"
+    package = tmp_path / "app.zip"
+    package.write_bytes(make_zip({"app/main.py": "def run(event, context):\n"
+                                  "    return {'from': 'zip'}\n"}))
+    page.goto("/console/create")
+    page.get_by_label("Upload a .zip").check()
+    page.get_by_label("Function name").fill(name)
+    page.get_by_label("Deployment package (.zip)").set_input_files(str(package))
+    page.get_by_label("Handler", exact=True).fill("app/main.run")
+    page.get_by_label("Timeout (seconds)").fill("30")
+    page.get_by_role("button", name="Create function").click()
+    expect(page).to_have_url(re.compile(rf"/console/functions/{name}/code$"), timeout=60_000)
+    expect(page.get_by_label("Contents of app/main.py")).to_contain_text("'from': 'zip'")
+    config = aws("lambda").get_function_configuration(FunctionName=name)
+    assert (config["Handler"], config["Timeout"]) == ("app/main.run", 30)
+    answer = aws("lambda").invoke(FunctionName=name)["Payload"].read()
+    assert json.loads(answer) == {"from": "zip"}

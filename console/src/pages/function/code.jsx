@@ -231,8 +231,8 @@ export default function CodeTab({ fn, refresh }) {
         <Button onClick={() => setDialog("new")} disabled={!files || !!deploying}>New file</Button>
         <Button onClick={() => setDialog("rename")} disabled={!file || !!deploying}>Rename</Button>
         <Button kind="danger" onClick={() => setDialog("delete")} disabled={!file || !!deploying}>Delete</Button>
+        <input id="zip-upload" class="sr-only file-button" type="file" accept=".zip,application/zip" onChange={uploadZip} disabled={!!deploying} />
         <label class="btn" for="zip-upload">Upload .zip</label>
-        <input id="zip-upload" class="sr-only" type="file" accept=".zip,application/zip" onChange={uploadZip} disabled={!!deploying} />
       </div>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {files === null ? (
