@@ -92,6 +92,7 @@ class Throughput:
     p99_ms: float | None = None
     server_cpu_us: float | None = None   # CPU per request: the loam process
     runtime_cpu_us: float | None = None  # CPU per request: its environments
+    threads_cpu_us: float | None = None  # of server_cpu_us: threads other than the loop's
 
 
 def _invoke_path(name: str) -> str:
@@ -154,6 +155,23 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return cpu.get(pid, 0.0), children
 
 
+def _other_threads_cpu(pid: int) -> float:
+    """CPU seconds of ``pid``'s threads other than its main one (the event loop's):
+    during a warm-invoke run, the function-log writer (worker threads sit idle)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if int(tid) == pid:
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def throughput_once(port: int, path: str, seconds: float) -> Throughput:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -195,11 +213,14 @@ def throughput_runs(plan: Plan, server: Server, path: str) -> list[Throughput]:
     results: list[Throughput] = []
     for _ in range(plan.runs):
         before = _cpu_seconds(server.process.pid)
+        threads_before = _other_threads_cpu(server.process.pid)
         run = throughput_once(server.port, path, SECONDS)
         after = _cpu_seconds(server.process.pid)
+        threads_after = _other_threads_cpu(server.process.pid)
         if run.requests:
             run.server_cpu_us = (after[0] - before[0]) / run.requests * 1e6
             run.runtime_cpu_us = (after[1] - before[1]) / run.requests * 1e6
+            run.threads_cpu_us = (threads_after - threads_before) / run.requests * 1e6
         results.append(run)
     return results
 
@@ -264,11 +285,13 @@ def render(plan: Plan, results: dict[str, Any]) -> str:
         f"`{results['load_tool']}`, {CLIENTS} keep-alive connections for {SECONDS:g} s per run, "
         f"after warming {results['warmed']['idle']} environments (one invocation per "
         "environment at a time, as on Lambda). CPU per invocation from `/proc`: "
-        "the loam process, and its environments (runtimes).",
+        "the loam process, and its environments (runtimes); of loam's, what its "
+        "threads other than the event loop's used — the function-log writer storing "
+        "every START / END / REPORT line (the worker threads sit idle).",
         "",
         "| what | invocations/s | errors | p50 ms | p99 ms | loam CPU µs/inv | "
-        "runtime CPU µs/inv |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "runtime CPU µs/inv | of loam's: log writer µs/inv |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _tp_row("warm Invoke", tp),
         _tp_row("`GET /_loam/health` (baseline)", hp),
         "",
@@ -289,7 +312,8 @@ def _tp_row(label: str, runs: list[Throughput]) -> str:
             f"{col([t.p50_ms for t in runs], '{:.2f}')} | "
             f"{col([t.p99_ms for t in runs], '{:.2f}')} | "
             f"{col([t.server_cpu_us for t in runs], '{:.0f}')} | "
-            f"{col([t.runtime_cpu_us for t in runs], '{:.0f}')} |")
+            f"{col([t.runtime_cpu_us for t in runs], '{:.0f}')} | "
+            f"{col([t.threads_cpu_us for t in runs], '{:.0f}')} |")
 
 
 def measure(plan: Plan, server: Server, name: str) -> dict[str, Any]:

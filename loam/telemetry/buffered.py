@@ -51,6 +51,9 @@ CAPACITY_CHARS = 64 << 20
 MAX_WAIT_S = 0.1
 BATCH_LINES = 2_000
 BATCH_CHARS = 1 << 20
+# After a write that was not full, the writer waits this long for more: under load one
+# transaction then carries dozens of invocations' lines instead of one or two.
+LINGER_S = 0.02
 RETRY_S = 1.0
 PUT_POLL_S = 0.005
 # What one stored event costs beyond its text (CloudWatch's accounting): the bounds
@@ -90,7 +93,7 @@ class BufferedLogSink:
     def __init__(self, write: BatchWriter, clock: Clock, *, echo: BatchWriter | None = None,
                  capacity: int = CAPACITY_CHARS, max_wait_s: float = MAX_WAIT_S,
                  batch_lines: int = BATCH_LINES, batch_chars: int = BATCH_CHARS,
-                 retry_s: float = RETRY_S) -> None:
+                 retry_s: float = RETRY_S, linger_s: float = LINGER_S) -> None:
         self._write = write
         self._clock = clock
         self._echo = echo
@@ -99,6 +102,7 @@ class BufferedLogSink:
         self._max_wait_s = max_wait_s
         self._batch_lines = batch_lines
         self._batch_chars = batch_chars
+        self._linger_s = linger_s
         self._retry_s = retry_s
         self._cond = threading.Condition()
         self._chunks: collections.deque[_Chunk] = collections.deque()
@@ -235,11 +239,13 @@ class BufferedLogSink:
                 pass
             self._written_notices(counts)
             if taken:
-                self._write_chunks(taken)
+                full = self._write_chunks(taken)
                 with self._cond:
                     for _ in taken:
                         self._chunks.popleft()
                     self._cond.notify_all()
+                if not full and self._linger_s:
+                    time.sleep(self._linger_s)
 
     def _written_notices(self, counts: dict[tuple[str, str], int]) -> None:
         """The notices for ``counts`` dropped lines are written: stop counting them."""
@@ -250,7 +256,9 @@ class BufferedLogSink:
                     del self._dropped[key]
             self._cond.notify_all()
 
-    def _write_chunks(self, chunks: list[_Chunk]) -> None:
+    def _write_chunks(self, chunks: list[_Chunk]) -> bool:
+        """Store ``chunks``' lines; True when that took at least one full batch."""
+        full = False
         batch: list[LogLine] = []
         chars: collections.Counter[str] = collections.Counter()
         for chunk in chunks:
@@ -261,7 +269,9 @@ class BufferedLogSink:
                 if len(batch) >= self._batch_lines:
                     self._commit(batch, chars)
                     batch, chars = [], collections.Counter()
+                    full = True
         self._commit(batch, chars)
+        return full
 
     def _commit(self, batch: list[LogLine], chars: collections.Counter[str]) -> None:
         began = time.monotonic()

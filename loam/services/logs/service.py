@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from loam.clock import Clock
 from loam.services.base import Handler
 from loam.services.logs.operations import LogOperations
-from loam.services.logs.store import LogStore, NewEvent
+from loam.services.logs.store import LogStore
 from loam.store.sql import Database
 from loam.telemetry.buffered import BatchWriter, BufferedLogSink, LogLine, SinkStatistics
 
@@ -82,8 +82,7 @@ class LogsService:
         self.database.close()
 
     def _write(self, lines: Sequence[LogLine]) -> None:
-        self.store.append([NewEvent(line.group, line.stream, line.timestamp, line.message)
-                           for line in lines], int(self.clock.time() * 1000))
+        self.store.append(lines, int(self.clock.time() * 1000))
 
     async def maintain(self) -> None:
         """Apply retention, then the node's cap on stored bytes."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from loam.store.sql import Database, Transaction
 
-__all__ = ["EventRow", "GroupRow", "LogStore", "NewEvent", "StreamRow"]
+__all__ = ["EventLike", "EventRow", "GroupRow", "LogStore", "NewEvent", "StreamRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs_groups (
@@ -85,6 +85,19 @@ class NewEvent:
     message: str
 
 
+class EventLike(Protocol):
+    """What ``append`` reads of an event (``NewEvent``, or the sink's ``LogLine``)."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+
+
 class LogStore:
     def __init__(self, database: Database) -> None:
         self.db = database
@@ -143,7 +156,7 @@ class LogStore:
 
     # -- events ------------------------------------------------------------------
 
-    def append(self, events: Sequence[NewEvent], ingested: int) -> None:
+    def append(self, events: Sequence[EventLike], ingested: int) -> None:
         """Store ``events`` (creating their groups and streams) in one transaction."""
         if not events:
             return
