@@ -29,6 +29,9 @@ from functools import lru_cache
 __all__ = ["MAX_DEPTH", "Continued", "continue_trace", "incoming_trace"]
 
 MAX_DEPTH = 16
+# One generator for the node: seeding a new one per invocation reads the OS's entropy
+# and fills 2.5 KB of state each time. Trace ids need to be unique, not secret.
+_RANDOM = random.Random()
 
 incoming_trace: ContextVar[str | None] = ContextVar("incoming_trace", default=None)
 
@@ -44,7 +47,7 @@ def continue_trace(incoming: str | None, function_arn: str,
                    rng: random.Random | None = None) -> Continued:
     """The trace header of one more invocation of ``function_arn`` in ``incoming``'s chain."""
     fields = _fields(incoming)
-    rand = rng or random.Random()
+    rand = rng or _RANDOM
     root = fields.get("Root") or _new_root(rand)
     lineage = _lineage(fields.get("Lineage", ""))
     key = _lineage_key(function_arn)
