@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Screenshot
-from tests.helpers import create_function, make_zip
+from tests.helpers import Server, create_function, make_zip
 
 HANDLER: dict[str, str | bytes] = {
     "index.py": "def handler(event, context):\n    return {'ok': True}\n"}
@@ -84,6 +85,7 @@ def test_account_page_shows_limits_usage_and_cost(page: Page, aws: Callable[[str
 
 
 def test_url_permissions_async_and_layers_sections(page: Page, aws: Callable[[str], Any],
+                                                    console_server: Server,
                                                     screenshot: Screenshot) -> None:
     lam = aws("lambda")
     create_function(lam, "config-more", HANDLER)
@@ -94,8 +96,16 @@ def test_url_permissions_async_and_layers_sections(page: Page, aws: Callable[[st
     url = page.locator("#url")
     url.get_by_role("button", name="Create function URL").click()
     expect(url.get_by_role("status")).to_have_text("Function URL created.")
-    link = url.get_by_role("link")
-    expect(link).to_have_attribute("href", re.compile(r"^http://[a-z0-9]+\.lambda-url\."))
+    function_url = lam.get_function_url_config(FunctionName="config-more")["FunctionUrl"]
+    url_id = function_url.split("//")[1].split(".")[0]
+    links = url.get_by_role("link")
+    expect(links).to_have_count(2)
+    expect(links.first).to_have_attribute("href", function_url)
+    # The same URL by path on the main port, which needs no wildcard DNS, answers too.
+    by_path = f"{console_server.url}/_loam/url/{url_id}/"
+    expect(links.nth(1)).to_have_attribute("href", by_path)
+    with urllib.request.urlopen(by_path, timeout=30) as answer:
+        assert json.loads(answer.read()) == {"ok": True}
     permissions = page.locator("#permissions")
     public = permissions.get_by_role("cell", name="FunctionURLAllowPublicAccess", exact=True)
     expect(public).to_be_visible()

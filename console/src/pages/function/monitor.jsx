@@ -1,10 +1,9 @@
 // The Monitor tab of a function's page. Props: { fn, refresh } (fn is GetFunction's answer).
 // CloudWatch charts (GetMetricData) of the function's AWS/Lambda metrics, cold starts and cost
-// over a chosen range, refreshed every 15 s while the range ends now.
+// over a chosen range, refreshed every 15 s while the range ends now and the browser tab is shown.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Button, ErrorBanner, Field } from "../../ui/index.js";
 import { Chart, format } from "../../charts/Chart.jsx";
-import { coldStarts } from "../../charts/coldstarts.js";
 import { costSeries, monthToDate } from "../../charts/cost.js";
 import { RANGES, lambdaQuery, metricData, onSlots, periodFor, windowFor } from "../../charts/metrics.js";
 import "../../styles/panels.css";
@@ -40,17 +39,16 @@ async function readAll(fn, window) {
     lambdaQuery("inv", "Invocations", "Sum", name, p), lambdaQuery("err", "Errors", "Sum", name, p),
     lambdaQuery("thr", "Throttles", "Sum", name, p), lambdaQuery("p50", "Duration", "p50", name, p),
     lambdaQuery("p99", "Duration", "p99", name, p), lambdaQuery("conc", "ConcurrentExecutions", "Maximum", name, p),
+    // One InitDuration sample per cold start: its SampleCount counts them.
+    lambdaQuery("cold", "InitDuration", "SampleCount", name, p),
   ];
-  const logGroup = config.LoggingConfig?.LogGroup || `/aws/lambda/${name}`;
-  const [results, cold, cost] = await Promise.all([
+  const [results, cost] = await Promise.all([
     metricData(queries, window.start, window.end),
-    coldStarts(logGroup, window),
     costSeries(name, (config.Architectures || ["x86_64"])[0], window),
   ]);
   const counts = (id) => onSlots(results[id], window, 0);
   const measured = (id) => onSlots(results[id], window, null);
   const xs = counts("inv").xs;
-  const coldYs = xs.map((t) => cold.counts.get(t) || 0);
   const costXs = [];
   const costYs = [];
   for (let t = cost.slots.start; t < cost.slots.end; t += cost.slots.period) {
@@ -62,10 +60,10 @@ async function readAll(fn, window) {
     errors: [xs, counts("err").ys, counts("thr").ys],
     duration: [xs, measured("p50").ys, measured("p99").ys],
     concurrency: [xs, measured("conc").ys],
-    cold: [xs, coldYs],
+    cold: [xs, counts("cold").ys],
     cost: [costXs, costYs],
     notes: {
-      cold: `From REPORT lines with an Init or Restore Duration in ${logGroup}${cold.truncated ? " (first pages only)" : ""}.`,
+      cold: "InitDuration samples (AWS/Lambda): each environment's Init, or Restore when forked.",
       cost: cost.source === "EstimatedCharges"
         ? "EstimatedCharges (Loam/Billing): the month-to-date AWS-equivalent charge."
         : `Usage (Loam/Billing) × AWS us-east-1 prices, per ${cost.slots.period >= 86400 ? "day" : "hour"}, before the free tier.`,
@@ -83,6 +81,7 @@ export default function MonitorTab({ fn }) {
   const [error, setError] = useState(null);
   const [updated, setUpdated] = useState(null);
   const [live, setLive] = useState(true);
+  const [visible, setVisible] = useState(() => document.visibilityState !== "hidden");
   const generation = useRef(0);
 
   const spec = useMemo(() => {
@@ -114,11 +113,22 @@ export default function MonitorTab({ fn }) {
   }
 
   useEffect(() => {
+    const seen = () => setVisible(document.visibilityState !== "hidden");
+    document.addEventListener("visibilitychange", seen);
+    return () => document.removeEventListener("visibilitychange", seen);
+  }, []);
+
+  // A live range reads nothing while the tab is hidden, and reads at once when it is shown
+  // again; a fixed or paused range does not depend on visibility at all.
+  const polling = Boolean(spec && !spec.fixed && live);
+  const active = visible || !polling;
+  useEffect(() => {
+    if (!active) return undefined;
     load();
-    if (!spec || spec.fixed || !live) return undefined;
+    if (!polling) return undefined;
     const timer = setInterval(load, LIVE_MS);
     return () => clearInterval(timer);
-  }, [spec, live, fn.Configuration.FunctionArn]);
+  }, [spec, polling, active, fn.Configuration.FunctionArn]);
 
   const applyCustom = (event) => {
     event.preventDefault();

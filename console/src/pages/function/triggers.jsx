@@ -44,7 +44,10 @@ export default function TriggersTab({ fn }) {
                 : rows.map((t) => (
                   <tr key={t.key}>
                     <td>{t.kind}</td>
-                    <td class="mono">{t.link ? <a href={t.link} target="_blank" rel="noopener noreferrer">{t.name}</a> : t.name}</td>
+                    <td class="mono">
+                      {t.link ? <a href={t.link} target="_blank" rel="noopener noreferrer">{t.name}</a> : t.name}
+                      {t.altLink ? <div class="small"><span class="muted">or </span><a href={t.altLink} target="_blank" rel="noopener noreferrer">{t.altLink}</a></div> : null}
+                    </td>
                     <td class="mono small">{t.detail}</td>
                     <td><span class={`state state-${t.state.toLowerCase()}`}>{t.state}</span></td>
                     <td class="row-actions">

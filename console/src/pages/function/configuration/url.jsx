@@ -9,6 +9,25 @@ export const PUBLIC_SID = "FunctionURLAllowPublicAccess";
 
 const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
+// The same URL on the main port, for clients that cannot resolve *.localhost names (loam's
+// http/url_ids.py): /_loam/url/<url-id>/ on the origin serving this console. Null when the
+// FunctionUrl does not have loam's shape.
+export function pathUrl(functionUrl) {
+  const id = /^https?:\/\/([a-z0-9]{32})\.lambda-url\./.exec(functionUrl || "")?.[1];
+  return id ? `${location.origin}/_loam/url/${id}/` : null;
+}
+
+// Both forms of a function URL, as links.
+export function UrlLinks({ url }) {
+  const byPath = pathUrl(url);
+  return (
+    <span class="url-links">
+      <a href={url} target="_blank" rel="noopener noreferrer">{url}</a>
+      {byPath ? <> <span class="muted">or, without wildcard DNS,</span> <a href={byPath} target="_blank" rel="noopener noreferrer">{byPath}</a></> : null}
+    </span>
+  );
+}
+
 export async function getUrlConfig(name) {
   try {
     return await lambda("GET", fnPath(name, "/url", URL_VERSION));
@@ -102,7 +121,7 @@ export default function UrlSection({ fn }) {
     <Section id="url" title="Function URL">
       <p class="panel-description url-line">
         {doc === undefined ? "Loading…" : doc
-          ? <>URL: <a href={doc.FunctionUrl} target="_blank" rel="noopener noreferrer">{doc.FunctionUrl}</a></>
+          ? <>URL: <UrlLinks url={doc.FunctionUrl} /></>
           : "No function URL."}
       </p>
       <form class="panel-grid" onSubmit={save}>

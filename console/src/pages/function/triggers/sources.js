@@ -3,7 +3,7 @@
 // or API made for it, the policy statement that let its service in, a queue made with it.
 import { awsJson, lambda, rest } from "../../../api/client.js";
 import { arnParts, fnPath, policyStatements, principalOf, removePermissionsFor, sourceArnOf, statementId } from "../configuration/common.jsx";
-import { allowPublicUrl, deleteUrl, getUrlConfig } from "../configuration/url.jsx";
+import { allowPublicUrl, deleteUrl, getUrlConfig, pathUrl } from "../configuration/url.jsx";
 
 const APIGW = "apigateway.amazonaws.com";
 const EVENTS = "events.amazonaws.com";
@@ -36,6 +36,8 @@ async function urlTriggers(fn) {
   if (!doc) return [];
   return [{
     key: "url", kind: "Function URL", name: doc.FunctionUrl, link: doc.FunctionUrl,
+    // The same URL by path on the main port, for clients without wildcard DNS.
+    altLink: pathUrl(doc.FunctionUrl),
     state: "Enabled", detail: `Auth ${doc.AuthType}, ${doc.InvokeMode || "BUFFERED"}`,
     remove: () => deleteUrl(name), removes: "the function URL and its public-access statement",
   }];
