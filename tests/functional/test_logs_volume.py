@@ -6,6 +6,7 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,6 +53,30 @@ def invoke_flood(lam: Any, name: str, tag: str, lines: int) -> None:
     assert json.loads(answer["Payload"].read()) == lines, answer
 
 
+def quick_latencies_while(work: Callable[[], None], lam: Any, quick: str) -> list[float]:
+    """Run ``work`` in a thread; meanwhile invoke ``quick`` every 50 ms. Its latencies (s)."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported by the caller's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    latencies: list[float] = []
+    while thread.is_alive():
+        began = time.monotonic()
+        answer = lam.invoke(FunctionName=quick, Payload=b'{"ping": 1}')
+        assert json.loads(answer["Payload"].read()) == {"ping": 1}
+        latencies.append(time.monotonic() - began)
+        time.sleep(0.05)
+    thread.join()
+    assert not failures, failures
+    return latencies
+
+
 def test_100_mb_of_lines_are_all_kept_while_another_function_stays_fast(
         lam: Any, logs: Any) -> None:
     flood, quick = unique_name("flood"), unique_name("quick")
@@ -60,26 +85,12 @@ def test_100_mb_of_lines_are_all_kept_while_another_function_stays_fast(
     try:
         lam.invoke(FunctionName=quick, Payload=b"{}")["Payload"].read()  # warm
         invocations, lines = 17, 6_000  # 17 x 6 MB: each under one invocation's log buffer
-        failures: list[BaseException] = []
 
         def run_flood() -> None:
-            try:
-                for n in range(invocations):
-                    invoke_flood(lam, flood, f"t{n:02d}", lines)
-            except BaseException as exc:  # reported by the main thread
-                failures.append(exc)
+            for n in range(invocations):
+                invoke_flood(lam, flood, f"t{n:02d}", lines)
 
-        thread = threading.Thread(target=run_flood)
-        thread.start()
-        latencies: list[float] = []
-        while thread.is_alive():
-            began = time.monotonic()
-            answer = lam.invoke(FunctionName=quick, Payload=b'{"ping": 1}')
-            assert json.loads(answer["Payload"].read()) == {"ping": 1}
-            latencies.append(time.monotonic() - began)
-            time.sleep(0.05)
-        thread.join()
-        assert not failures, failures
+        latencies = quick_latencies_while(run_flood, lam, quick)
         assert len(latencies) > 10
         assert statistics.median(latencies) < 0.5, latencies
         assert max(latencies) < 3.0, latencies
@@ -113,24 +124,8 @@ def test_one_invocation_printing_100_mb_loses_no_line(lam: Any, logs: Any) -> No
     try:
         lam.invoke(FunctionName=quick, Payload=b"{}")["Payload"].read()  # warm
         lines = 100_000
-        failures: list[BaseException] = []
-
-        def run_flood() -> None:
-            try:
-                invoke_flood(lam, flood, "one", lines)
-            except BaseException as exc:  # reported by the main thread
-                failures.append(exc)
-
-        thread = threading.Thread(target=run_flood)
-        thread.start()
-        latencies: list[float] = []
-        while thread.is_alive():
-            began = time.monotonic()
-            lam.invoke(FunctionName=quick, Payload=b'{"ping": 1}')["Payload"].read()
-            latencies.append(time.monotonic() - began)
-            time.sleep(0.05)
-        thread.join()
-        assert not failures, failures
+        latencies = quick_latencies_while(lambda: invoke_flood(lam, flood, "one", lines),
+                                          lam, quick)
         assert statistics.median(latencies) < 0.5, latencies
 
         group = f"/aws/lambda/{flood}"
