@@ -48,7 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     _announce_access(node.auth.dev_mode, node.auth.first_start_key())
     print("loam: serving Lambda, SQS, EventBridge, API Gateway v2 and HTTP triggers on "
-          f"{settings.base_url} (data in {settings.data_dir}; {_server_stack()})",
+          f"{settings.base_url} (data in {settings.data_dir}; {_server_stack()})\n"
+          f"loam: the web console is at {settings.base_url}/console/",
           file=sys.stderr, flush=True)
     # http "auto": httptools (a dependency) when importable, else h11; loop
     # "auto": uvloop (a dependency). Descriptors that uvloop's spawn lets
