@@ -24,7 +24,8 @@ Invariants:
   for a SnapStart version, a new environment is forked from its key's
   template when it can be (``template.py``), else started fresh; a function
   opts out with its own environment variable ``LOAM_TEMPLATES=0`` (every
-  environment then runs Init);
+  environment then runs Init). A version's first environment (SnapStart
+  aside) is fresh: its template is built once it is up;
 - a runtime that cannot be forked (``prestart_families``: Node.js) gets a
   pre-started pool instead: whenever a version of it has no idle environment
   left, one more is started in the background (one at a time per key), so
@@ -188,11 +189,16 @@ class EnvironmentPool:
         self._count_start(spec.function_name)
         await self._relieve_memory()
         env: ExecutionEnvironment | None = None
-        if self.templates is not None and self._forks(spec):
-            env = await self.templates.fork(spec)
+        templates = self.templates if self._forks(spec) else None
+        if templates is not None:
+            env = await templates.fork(spec)
         if env is None:
             env = self._factory(spec, "on-demand")
-            await self._start(env)
+            try:
+                await self._start(env)
+            finally:
+                if templates is not None:  # the first of a version: its template follows
+                    templates.fresh_started(spec, env if env.destroyed is None else None)
         self._created += 1
         return env
 

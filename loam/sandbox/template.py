@@ -15,6 +15,12 @@ a fresh /proc and /dev/shm, no capabilities, re-seeded randomness, and runs
 the after-restore hooks.
 
 Invariants:
+- a version's first environment is fresh (SnapStart versions' aside): the
+  first invocation waits for one Init, not for a template's Init and a fork;
+  the template is built in the background once that environment is up, or at
+  once when another environment is wanted before; it runs Init again, in a
+  jail of its own, and its Init logs and duration are reported by nobody
+  (the fresh environment reported its own);
 - any failure on the template path falls back to a fresh environment (the
   caller gets None); an invocation never fails because of a template;
 - a version whose Init fails, leaves threads running or files in /tmp is
@@ -38,6 +44,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from loam.sandbox.channel import FrameChannel
 from loam.sandbox.environment import (
@@ -461,7 +468,15 @@ class TemplateManager:
         self._helper_lock = asyncio.Lock()
         self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
         self._requests = 0
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        # Templates being built, by key (with the function and when it began), and
+        # the keys whose first environment is being started fresh.
+        self._building: dict[str, asyncio.Task[TemplateEnvironment | None]] = {}
+        self._build_started: dict[str, tuple[str, float]] = {}
+        self._stale_builds: set[str] = set()
+        self._fresh_first: set[str] = set()
+        self._built: set[str] = set()  # keys whose template was ever built (or is being)
+        self._closed = False
 
     def count(self) -> int:
         """Live templates (retired ones still finishing included)."""
@@ -472,11 +487,21 @@ class TemplateManager:
         task.add_done_callback(self._background.discard)
 
     async def fork(self, spec: EnvironmentSpec) -> ExecutionEnvironment | None:
-        """A started environment forked from the version's template, or None (go fresh)."""
+        """A started environment forked from the version's template, or None (go fresh).
+
+        The first environment of a version (SnapStart aside) is fresh: the caller
+        starts it and reports back with ``fresh_started``, which builds the
+        template in the background, so the first invocation never waits for a
+        template's Init and a fork. A request arriving while that first
+        environment still starts has nothing to gain from waiting: it builds
+        the template at once and forks from it.
+        """
         if spec.key in self._unforkable:
             return None
         if getattr(spec.runtime, "family", "python") != "python":
             return None  # the fork server is the Python runtime's
+        if self._first_fresh(spec):
+            return None
         async with self._locks.setdefault(spec.key, asyncio.Lock()):
             template = await self._template(spec)
             if template is None:
@@ -497,6 +522,50 @@ class TemplateManager:
         template.prepare_spare()
         return env
 
+    def _first_fresh(self, spec: EnvironmentSpec) -> bool:
+        """Whether this is the version's first environment, to be started fresh."""
+        key = spec.key
+        if spec.snap_start or key in self._built:
+            return False  # a template of this key exists, is being built, or died
+        if key in self._fresh_first:
+            return False  # the first one is starting: this one builds the template
+        self._fresh_first.add(key)
+        return True
+
+    def fresh_started(self, spec: EnvironmentSpec, env: ExecutionEnvironment | None) -> None:
+        """The version's first (fresh) environment is up (``env``) or failed (None).
+
+        Once it is up, its template is built in the background; after a failed
+        Init none is (the next environment starts fresh and tries again).
+        """
+        if spec.key not in self._fresh_first:
+            return
+        self._fresh_first.discard(spec.key)
+        if env is not None and env.init_error is None and env.destroyed is None:
+            self._build(spec, after_fresh=True)
+
+    def _build(self, spec: EnvironmentSpec, after_fresh: bool = False,
+               ) -> asyncio.Task[TemplateEnvironment | None]:
+        """The version's template being built (one build per key at a time)."""
+        task = self._building.get(spec.key)
+        if task is None:
+            task = asyncio.create_task(self._start_template(spec, after_fresh),
+                                       name=f"template-build-{spec.key[:40]}")
+            self._building[spec.key] = task
+            self._built.add(spec.key)
+            self._build_started[spec.key] = (spec.function_name, time.monotonic())
+            self._background.add(task)
+
+            def done(finished: asyncio.Task[TemplateEnvironment | None]) -> None:
+                self._background.discard(finished)
+                if self._building.get(spec.key) is finished:
+                    del self._building[spec.key]
+                    del self._build_started[spec.key]
+                    self._stale_builds.discard(spec.key)
+
+            task.add_done_callback(done)
+        return task
+
     async def _template(self, spec: EnvironmentSpec) -> TemplateEnvironment | None:
         template = self._templates.get(spec.key)
         if template is not None and not template.alive:
@@ -505,13 +574,20 @@ class TemplateManager:
             template = None
         if template is not None:
             return template
+        # Shielded: the build is shared, and outlives a caller that gives up.
+        return await asyncio.shield(self._build(spec))
+
+    async def _start_template(self, spec: EnvironmentSpec,
+                              after_fresh: bool) -> TemplateEnvironment | None:
         template = TemplateEnvironment(spec, self.host, self.template_root, self)
         try:
             await template.start()
-        except Exception as exc:  # any failure: this version starts fresh
+        except BaseException as exc:  # any failure: this version starts fresh
+            await template.destroy("init-failed")
+            if not isinstance(exc, Exception):
+                raise
             log.info("%s: no template (%s); fresh environments", spec.function_name, exc)
             self._unforkable.add(spec.key)
-            await template.destroy("init-failed")
             return None
         reason = template.unforkable
         if reason is not None:
@@ -519,7 +595,15 @@ class TemplateManager:
             self._unforkable.add(spec.key)
             await template.destroy("unforkable")
             return None
+        if self._closed or spec.key in self._stale_builds:
+            await template.destroy("retired")
+            return None
         self._templates[spec.key] = template
+        if after_fresh:
+            # The version's first environment reported its own Init and logs: every
+            # fork reports Restore Duration, and the template's Init logs go.
+            template.claim_init()
+            template.prepare_spare()  # the version's next environment is then one message
         return template
 
     async def _drop(self, template: TemplateEnvironment, reason: str) -> None:
@@ -549,6 +633,10 @@ class TemplateManager:
             await template.drop_spare()
             if not template.serving:
                 await template.destroy("retired")
+        for key, (function, started) in list(self._build_started.items()):
+            if function == function_name and key != keep_key and (
+                    before is None or started < before):
+                self._stale_builds.add(key)  # destroyed once built; its waiters go fresh
 
     async def reap(self, keep_alive_s: float) -> None:
         now = time.monotonic()
@@ -591,6 +679,9 @@ class TemplateManager:
             raise EnvironmentFailed(f"cannot mount /tmp: {answer or 'helper exited'}")
 
     async def close(self) -> None:
+        self._closed = True
+        for task in self._building.values():
+            task.cancel()
         templates = list(self._templates.values()) + list(self._retired)
         self._templates.clear()
         await asyncio.gather(*(t.drop_spare() for t in templates), return_exceptions=True)

@@ -125,13 +125,60 @@ def _has_init(inv: Invocation) -> bool:
     return "\tInit Duration: " in inv.log
 
 
+def _wait_until_forkable(function_name: str, timeout: float = 20) -> None:
+    """Until the version's template has run Init and forked (its spare, at least)."""
+    deadline = time.monotonic() + timeout
+    while not _forked_pids(function_name):
+        assert time.monotonic() < deadline, f"{function_name}: no template forked"
+        time.sleep(0.05)
+
+
+def _forked(lam: Any, name: str, events: list[dict[str, Any]]) -> list[Invocation]:
+    """``events`` at once, each in an environment forked from the version's template.
+
+    The version's first environment is fresh; it is kept busy meanwhile, so
+    none of ``events`` runs in it.
+    """
+    first = invoke(lam, name, {}).ok()
+    assert first["init_type"] == "on-demand" and first["restores"] == 0
+    _wait_until_forkable(name)
+    hold_s = 2 + max(float(e.get("sleep", 0)) for e in events)
+    with ThreadPoolExecutor(len(events) + 1) as pool:
+        hold = pool.submit(invoke, lam, name, {"sleep": hold_s})
+        time.sleep(0.3)
+        runs = list(pool.map(lambda e: invoke(lam, name, e), events))
+        assert hold.result().ok()["stream"] == first["stream"]
+    return runs
+
+
+def test_first_environment_is_fresh_and_the_template_follows(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-first", CODE, Timeout=30)
+    first = invoke(tlam, name, {"action": "write"})
+    body = first.ok()
+    # The version's first environment does not wait for a template: it runs Init itself.
+    assert body["init_type"] == "on-demand" and body["restores"] == 0
+    assert _has_init(first) and _restore_ms(first) is None
+    assert body["tmp"] == ["mine"] and len(body["procs"]) == 2
+    # The template is built once it is up; later environments are forked from it
+    # and run a second Init of their own: nothing of the first one's state.
+    _wait_until_forkable(name)
+    assert len(_template_pids(name)) == 1
+    forked = _forked(tlam, name, [{"sleep": 1}] * 2)
+    bodies = [r.ok() for r in forked]
+    assert all(b["init_type"] == "snap-start" and b["restores"] == 1 for b in bodies)
+    assert all(not _has_init(r) and _restore_ms(r) is not None for r in forked)
+    assert len({b["init_value"] for b in bodies}) == 1
+    assert bodies[0]["init_value"] != body["init_value"]
+    assert all(b["tmp"] == [] for b in bodies)
+
+
 def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
     name = deploy(tlam, "tpl-iso", CODE, Timeout=30)
-    runs = _concurrently(tlam, name, [{"action": "write", "sleep": 1}] * 3)
+    runs = _forked(tlam, name, [{"action": "write", "sleep": 1}] * 3)
     bodies = [r.ok() for r in runs]
     # Three environments, each its own.
     assert len({b["stream"] for b in bodies}) == 3
-    # Init ran once: its module-level values are in every environment.
+    # Init ran once for them all: its module-level values are in every environment.
     assert len({b["init_value"] for b in bodies}) == 1
     for body in bodies:
         assert body["tmp"] == ["mine"]  # its own /tmp, and only its own file
@@ -148,7 +195,7 @@ def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None
     assert all(b["before"] == 1 for b in bodies)
     assert all(b["init_type"] == "snap-start" for b in bodies)
     # A warm invocation runs no hook again.
-    assert invoke(tlam, name, {}).ok()["restores"] == 1
+    assert invoke(tlam, name, {}).ok()["restores"] in (0, 1)
 
 
 def test_second_environment_skips_init(tlam: Any) -> None:
@@ -157,6 +204,7 @@ def test_second_environment_skips_init(tlam: Any) -> None:
     first = invoke(tlam, name, {"sleep": 0})
     assert _has_init(first) and _restore_ms(first) is None
     assert first.report.init_ms is not None and first.report.init_ms >= 1000
+    _wait_until_forkable(name)
     # The warm environment is busy for 3 s; a second one is forked meanwhile.
     with ThreadPoolExecutor(2) as pool:
         busy = pool.submit(invoke, tlam, name, {"sleep": 3})
@@ -174,8 +222,7 @@ def test_second_environment_skips_init(tlam: Any) -> None:
 
 def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any) -> None:
     name = deploy(tlam, "tpl-oom", CODE, Timeout=30, MemorySize=128)
-    invoke(tlam, name, {}).ok()  # the template exists
-    runs = _concurrently(tlam, name, [{"action": "allocate"}, {"sleep": 2}])
+    runs = _forked(tlam, name, [{"action": "allocate"}, {"sleep": 2}])
     assert runs[0].function_error == "Unhandled"
     assert runs[0].payload["errorType"] == "Runtime.OutOfMemory"
     runs[1].ok()
@@ -185,20 +232,15 @@ def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any)
 def test_forked_tmp_is_a_sized_disk(tlam: Any) -> None:
     name = deploy(tlam, "tpl-disk", CODE, Timeout=60, MemorySize=1769,
                   EphemeralStorage={"Size": 512})
-    invoke(tlam, name, {}).ok()
-    runs = _concurrently(tlam, name, [{"action": "fill", "sleep": 0.5}, {"sleep": 1}])
+    runs = _forked(tlam, name, [{"action": "fill", "sleep": 0.5}, {"sleep": 1}])
     body = runs[0].ok()
     assert body["enospc"], body
     assert 512 <= body["written_mb"] < 560
 
 
-def _template_pids(function_name: str) -> list[int]:
-    """Host pids of the template runtimes of ``function_name``.
-
-    A bootstrap with a control descriptor, two pid namespaces deep (the
-    environments forked from it share its command line, one namespace deeper;
-    a spare fork waiting to be needed is its child, in its namespace).
-    """
+def _bootstraps(function_name: str, depth: int) -> dict[int, int]:
+    """Host pid → parent pid of the function's bootstraps with a control descriptor
+    (a template's command line, which its forks share), ``depth`` pid namespaces deep."""
     pids: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -211,24 +253,48 @@ def _template_pids(function_name: str) -> list[int]:
             continue
         if (b"/var/runtime/bootstrap.py" in argv and len([a for a in argv if a]) == 6
                 and f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode() in environ
-                and _pid_depth(status) == 2):
+                and _pid_depth(status) == depth):
             ppid = next(int(line.split()[1]) for line in status.splitlines()
                         if line.startswith("PPid:"))
             pids[int(entry)] = ppid
+    return pids
+
+
+def _template_pids(function_name: str) -> list[int]:
+    """Host pids of the template runtimes of ``function_name``.
+
+    Two pid namespaces deep (the environments forked from it are one namespace
+    deeper; a spare fork waiting to be needed is its child, in its namespace).
+    """
+    pids = _bootstraps(function_name, 2)
     return [pid for pid, ppid in pids.items() if ppid not in pids]
+
+
+def _forked_pids(function_name: str) -> list[int]:
+    """Host pids of processes forked from the function's templates, in environments."""
+    return list(_bootstraps(function_name, 3))
 
 
 def test_crashed_template_is_replaced(tlam: Any) -> None:
     name = deploy(tlam, "tpl-crash", CODE, Timeout=30)
-    first = invoke(tlam, name, {}).ok()
+    forked = _forked(tlam, name, [{}])[0].ok()
     pids = _template_pids(name)
     assert len(pids) == 1, pids
-    # Killing the template kills its pid namespace, forked environments included.
+    # Killing the template kills its pid namespace, forked environments included;
+    # the version's first (fresh) environment lives on.
     os.kill(pids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _forked_pids(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(0.5)
-    runs = _concurrently(tlam, name, [{"sleep": 1}] * 2)
+    with ThreadPoolExecutor(3) as pool:
+        hold = pool.submit(invoke, tlam, name, {"sleep": 3})
+        time.sleep(0.3)
+        runs = list(pool.map(lambda e: invoke(tlam, name, e), [{"sleep": 1}] * 2))
+        assert hold.result().ok()["init_type"] == "on-demand"
     bodies = [r.ok() for r in runs]
-    assert all(b["init_value"] != first["init_value"] for b in bodies)
+    assert all(b["init_type"] == "snap-start" for b in bodies)
+    assert all(b["init_value"] != forked["init_value"] for b in bodies)
     new = _template_pids(name)
     assert len(new) == 1 and new != pids
 
@@ -236,31 +302,40 @@ def test_crashed_template_is_replaced(tlam: Any) -> None:
 def test_update_retires_the_template(tlam: Any) -> None:
     name = deploy(tlam, "tpl-retire", CODE, Timeout=30)
     invoke(tlam, name, {}).ok()
-    assert len(_template_pids(name)) == 1
+    _wait_until_forkable(name)
+    old = _template_pids(name)
+    assert len(old) == 1
     tlam.update_function_configuration(FunctionName=name,
                                        Environment={"Variables": {"ROUND": "2"}})
     tlam.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     body = invoke(tlam, name, {}).ok()
-    assert body["restores"] == 1
+    assert body["init_type"] == "on-demand"  # the new configuration's first environment
     deadline = time.monotonic() + 10
-    while len(_template_pids(name)) != 1 and time.monotonic() < deadline:
+    while _template_pids(name) in ([], old) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert len(_template_pids(name)) == 1
+    new = _template_pids(name)
+    assert len(new) == 1 and new != old
 
 
 def test_init_writing_tmp_falls_back_to_fresh_environments(tlam: Any) -> None:
     name = deploy(tlam, "tpl-dirty", """
         import os
+        import time
         open("/tmp/from-init", "w").close()
 
         def handler(event, context):
+            time.sleep(event.get("sleep", 0))
             return {"tmp": os.listdir("/tmp"),
                     "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
     """)
     first = invoke(tlam, name, {})
     assert first.ok() == {"tmp": ["from-init"], "init_type": "on-demand"}
     assert _has_init(first)
+    # Its template (built after it) found Init's file: the next environment is fresh too.
+    runs = _concurrently(tlam, name, [{"sleep": 1}] * 2)
+    assert all(r.ok() == {"tmp": ["from-init"], "init_type": "on-demand"} for r in runs)
+    assert sum(_has_init(r) for r in runs) == 1
     assert _template_pids(name) == []
 
 
