@@ -31,12 +31,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loam.runtimes.registry import RuntimeSpec
 from loam.sandbox import extensions
 from loam.sandbox.cgroups import EnvironmentCgroup
 from loam.sandbox.channel import MAX_BODY, FrameChannel
 from loam.sandbox.host import HostCapabilities
+
+if TYPE_CHECKING:
+    from loam.sandbox.tmpdisks import TmpDisks
 
 __all__ = ["ChunkSink", "EnvironmentSpec", "ExecutionEnvironment", "InvocationOutcome",
            "InvocationRequest", "LogSpill"]
@@ -119,8 +123,11 @@ class InvocationOutcome:
 
 class ExecutionEnvironment:
     def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
-                 initialization_type: str = "on-demand") -> None:
+                 initialization_type: str = "on-demand", disks: TmpDisks | None = None,
+                 ) -> None:
         self.spec = spec
+        # Ready-formatted /tmp images; without, ``start`` formats one itself.
+        self.disks = disks
         # AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
         self.initialization_type = initialization_type
         self.id = uuid.uuid4().hex
@@ -491,7 +498,13 @@ class ExecutionEnvironment:
         if not self.host.sized_tmp:
             return None
         image = self.workdir / "tmp.img"
-        await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
+        if self.disks is None:
+            await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
+            return str(image)
+        try:  # root-owned: the jail gives its root to the runtime's uid
+            await self.disks.take(self.spec.ephemeral_mb, image)
+        except OSError as exc:
+            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
         return str(image)
 
     def _command(self, channel_fd: int, status_fd: int, tmp_image: str | None) -> list[str]:

@@ -41,7 +41,6 @@ import resource
 import signal
 import socket
 import struct
-import subprocess
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -143,20 +142,21 @@ def make_etc(root: str, spec: dict) -> None:
 
 
 def mount_tmp(spec: dict, target: str) -> None:
-    flags = MS_NOSUID | MS_NODEV
     image = spec.get("tmp_image")
     if image:
-        # util-linux's mount allocates a loop device with autoclear, so the
-        # device is released when this namespace's last reference goes.
-        done = subprocess.run(["mount", "-t", "ext4", "-o", "loop,nosuid,nodev", image, target],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise OSError(f"mount /tmp disk: {done.stderr.strip()}")
-    else:
-        mount("tmpfs", target, "tmpfs", flags, f"size={spec['tmp_size_mb']}m,mode=1777")
-    lost = os.path.join(target, "lost+found")
-    if os.path.isdir(lost):
-        os.rmdir(lost)
+        # The /tmp helper's own code, in this process: a loop device with autoclear
+        # (released when this namespace's last reference goes), ext4 mounted with
+        # fsopen/fsmount and moved onto /tmp, its root given to the runtime's uid
+        # (ready images are formatted root-owned). No ``mount`` program to run.
+        import tmpmount
+
+        try:
+            tmpmount.mount_here(image, target, spec["uid"])
+        except OSError as exc:
+            raise OSError(f"mount /tmp disk: {exc}") from exc
+        return
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={spec['tmp_size_mb']}m,mode=1777")
     os.chmod(target, 0o1777)
 
 

@@ -166,7 +166,8 @@ class EnvironmentPool:
             log.info("removed %d environments left by an earlier run", swept)
 
     def _new_environment(self, spec: EnvironmentSpec, init_type: str) -> ExecutionEnvironment:
-        return ExecutionEnvironment(spec, self.host, self.work_root, init_type)
+        disks = self.templates.disks if self.templates is not None else None
+        return ExecutionEnvironment(spec, self.host, self.work_root, init_type, disks)
 
     # -- lending -------------------------------------------------------------
 

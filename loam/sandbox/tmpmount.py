@@ -100,13 +100,30 @@ def _detached_mount(image: str) -> int:
         os.close(device)  # the mount holds the device now; autoclear frees it after
 
 
+def _prepare_root(tree: int, uid: int) -> None:
+    """The disk's root as /tmp wants it: no lost+found, owned by ``uid``, mode 1777."""
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir("lost+found", dir_fd=tree)
+    os.chown(f"/proc/self/fd/{tree}", uid, uid)
+    os.chmod(f"/proc/self/fd/{tree}", 0o1777)
+
+
+def mount_here(image: str, target: str, uid: int) -> None:
+    """Mount ``image`` on ``target`` in this process's own mount namespace (a fresh
+    environment's jail: no ``mount`` program, no loop device search by hand)."""
+    tree = _detached_mount(image)
+    try:
+        _prepare_root(tree, uid)
+        _syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH,
+                 what="move_mount")
+    finally:
+        os.close(tree)
+
+
 def place(pid: int, image: str, uid: int) -> None:
     tree = _detached_mount(image)
     try:
-        with contextlib.suppress(FileNotFoundError):
-            os.rmdir("lost+found", dir_fd=tree)
-        os.chown(f"/proc/self/fd/{tree}", uid, uid)
-        os.chmod(f"/proc/self/fd/{tree}", 0o1777)
+        _prepare_root(tree, uid)
         own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         target = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         try:
