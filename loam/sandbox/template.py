@@ -64,6 +64,8 @@ log = logging.getLogger("loam.sandbox")
 FORK_TIMEOUT_S = 10.0
 # What each live fork may leave charged to its template's cgroup (see _fit_memory).
 FORK_CHARGE_MB = 2
+# At most this many /tmp helpers at once (more start only while all are busy).
+MOUNT_HELPERS = 4
 _HELPER = Path(__file__).resolve().parent / "tmpmount.py"
 _HEADER = struct.Struct("!II")
 _UCRED = struct.Struct("3i")
@@ -86,7 +88,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._monitor: asyncio.Task[None] | None = None
         # One fork prepared ahead of need (``ForkedEnvironment.prepare``), and its task.
         self.spare: ForkedEnvironment | None = None
-        self._preparing: asyncio.Task[None] | None = None
+        self._preparing: asyncio.Task[ForkedEnvironment | None] | None = None
 
     async def start(self) -> None:
         # Ready for the first fork: /tmp disks (formatted while Init runs) and the helper.
@@ -160,13 +162,31 @@ class TemplateEnvironment(ExecutionEnvironment):
         """Forked environments that are not the spare: the ones keeping this template."""
         return {c for c in self.children if c is not self.spare}
 
-    async def take_spare(self) -> ForkedEnvironment | None:
-        """The prepared fork, waiting for one being prepared; None if there is none."""
-        task, self._preparing = self._preparing, None
-        if task is not None:
-            with contextlib.suppress(Exception):
-                await task
+    def claim_spare(self) -> ForkedEnvironment | asyncio.Task[ForkedEnvironment | None] | None:
+        """The prepared fork, or the task still preparing it, or None; taken at once.
+
+        Claiming a spare still being prepared makes it the caller's alone: the
+        caller waits for it (see ``finish_spare``) without holding up anyone
+        else, who forks on their own meanwhile.
+        """
         spare, self.spare = self.spare, None
+        if spare is not None:
+            return spare
+        task, self._preparing = self._preparing, None
+        return task
+
+    async def finish_spare(
+            self, claimed: ForkedEnvironment | asyncio.Task[ForkedEnvironment | None] | None,
+    ) -> ForkedEnvironment | None:
+        """What ``claim_spare`` gave, once prepared; None if it failed or the template died."""
+        spare: ForkedEnvironment | None
+        if isinstance(claimed, asyncio.Task):
+            try:
+                spare = await claimed
+            except Exception:  # it failed: the caller forks the whole way instead
+                return None
+        else:
+            spare = claimed
         if spare is not None and spare.destroyed is None and self.alive:
             return spare
         if spare is not None:
@@ -179,28 +199,38 @@ class TemplateEnvironment(ExecutionEnvironment):
             return
         if not self.alive or self.retiring:
             return
-        self._preparing = asyncio.create_task(self._prepare_spare(),
-                                              name=f"spare-{self.id}")
-        self.manager.own(self._preparing)
+        task = self._preparing = asyncio.create_task(self._prepare_spare(),
+                                                     name=f"spare-{self.id}")
+        self.manager.own(task)
+        task.add_done_callback(self._spare_prepared)
 
-    async def _prepare_spare(self) -> None:
+    async def _prepare_spare(self) -> ForkedEnvironment | None:
         env = ForkedEnvironment(self.spec, self.host, self.manager.work_root, self)
         try:
             await env.prepare()
         except Exception as exc:  # the next fork goes the whole way instead
             log.debug("template %s: no spare fork (%s)", self.id, exc)
-            return
-        self.spare = env
+            return None
+        return env
+
+    def _spare_prepared(self, task: asyncio.Task[ForkedEnvironment | None]) -> None:
+        if self._preparing is not task:
+            return  # claimed while being prepared: the claimant has it
+        self._preparing = None
+        if not task.cancelled() and task.exception() is None:
+            self.spare = task.result()
 
     async def drop_spare(self) -> None:
         task, self._preparing = self._preparing, None
+        prepared: ForkedEnvironment | None = None
         if task is not None:
             task.cancel()
             with contextlib.suppress(BaseException):
-                await task
+                prepared = await task  # done before the cancel came: it is ours to drop
         spare, self.spare = self.spare, None
-        if spare is not None:
-            await spare.destroy("retired")
+        for env in (spare, prepared):
+            if env is not None:
+                await env.destroy("retired")
 
     def send_fork(self, request: dict[str, object], fds: list[int]) -> None:
         if self._control is None or not self.alive:
@@ -464,8 +494,10 @@ class TemplateManager:
         self._retired: set[TemplateEnvironment] = set()
         self._unforkable: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._helper: asyncio.subprocess.Process | None = None
-        self._helper_lock = asyncio.Lock()
+        # The /tmp helpers: every one started, and those waiting for a request.
+        self._helpers: list[asyncio.subprocess.Process] = []
+        self._idle_helpers: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
+        self._spawning = 0
         self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
         self._requests = 0
         self._background: set[asyncio.Task[Any]] = set()
@@ -482,7 +514,7 @@ class TemplateManager:
         """Live templates (retired ones still finishing included)."""
         return len(self._templates) + len(self._retired)
 
-    def own(self, task: asyncio.Task[None]) -> None:
+    def own(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -506,7 +538,9 @@ class TemplateManager:
             template = await self._template(spec)
             if template is None:
                 return None
-            env = await template.take_spare()
+            claimed = template.claim_spare()
+        # Outside the lock: a spare still being prepared holds up its claimant alone.
+        env = await template.finish_spare(claimed)
         if env is None:
             env = ForkedEnvironment(spec, self.host, self.work_root, template)
         try:
@@ -646,25 +680,50 @@ class TemplateManager:
                 await template.drop_spare()
                 await template.destroy("idle-timeout")
 
-    async def start_helper(self) -> asyncio.subprocess.Process:
-        helper = self._helper
-        if helper is None or helper.returncode is not None:
-            helper = self._helper = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-E", str(_HELPER),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            )
+    async def start_helper(self) -> None:
+        """Have one /tmp helper ready (before a version's first fork)."""
+        if not self._helpers and not self._spawning:
+            self._spawning += 1
+            try:
+                self._idle_helpers.put_nowait(await self._spawn_helper())
+            finally:
+                self._spawning -= 1
+
+    async def _spawn_helper(self) -> asyncio.subprocess.Process:
+        helper = await asyncio.create_subprocess_exec(
+            sys.executable, "-S", "-E", str(_HELPER),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        self._helpers.append(helper)
+        return helper
+
+    async def _take_helper(self) -> asyncio.subprocess.Process:
+        """An idle helper; a new one while all are busy, up to ``MOUNT_HELPERS``."""
+        if self._idle_helpers.empty() and len(self._helpers) + self._spawning < MOUNT_HELPERS:
+            self._spawning += 1
+            try:
+                return await self._spawn_helper()
+            finally:
+                self._spawning -= 1
+        helper = await self._idle_helpers.get()
+        if helper.returncode is not None:  # died (stranded in a namespace): replace it
+            self._helpers.remove(helper)
+            helper = await self._spawn_helper()
         return helper
 
     async def mount_tmp(self, pid: int, image: Path, uid: int) -> None:
-        """Ask the helper to mount ``image`` on the /tmp of ``pid``'s mount namespace,
+        """Ask a helper to mount ``image`` on the /tmp of ``pid``'s mount namespace,
         its root owned by ``uid``.
 
-        Requests carry a number that the answer repeats: a caller cancelled while
-        waiting (a spare dropped mid-fork) leaves its answer in the pipe, and the
-        next caller must skip it rather than take it for its own.
+        Each helper serves one request at a time; several serve a burst, since
+        most of a mount is the kernel waiting (loop device set-up, ext4's
+        superblock read), not CPU. Requests carry a number that the answer
+        repeats: a caller cancelled while waiting (a spare dropped mid-fork)
+        leaves its answer in the pipe, and the helper's next caller must skip it
+        rather than take it for its own.
         """
-        async with self._helper_lock:
-            helper = await self.start_helper()
+        helper = await self._take_helper()
+        try:
             assert helper.stdin is not None and helper.stdout is not None
             self._requests += 1
             ticket = str(self._requests)
@@ -675,6 +734,8 @@ class TemplateManager:
                 number, _, answer = line.partition(" ")
                 if not line or number == ticket:
                     break
+        finally:
+            self._idle_helpers.put_nowait(helper)
         if answer != "ok":
             raise EnvironmentFailed(f"cannot mount /tmp: {answer or 'helper exited'}")
 
@@ -688,8 +749,9 @@ class TemplateManager:
         await asyncio.gather(*(t.destroy("shutdown") for t in templates), *self._background,
                              return_exceptions=True)
         await self.disks.close()
-        if self._helper is not None and self._helper.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._helper.kill()
-            await self._helper.wait()
+        for helper in self._helpers:
+            if helper.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    helper.kill()
+                await helper.wait()
 
