@@ -64,6 +64,9 @@ log = logging.getLogger("loam.sandbox")
 FORK_TIMEOUT_S = 10.0
 # What each live fork may leave charged to its template's cgroup (see _fit_memory).
 FORK_CHARGE_MB = 2
+FORK_CHARGE_STEP = 16
+# A template's CPU weight, in default weights (see TemplateEnvironment.start).
+TEMPLATE_CPU_WEIGHT = 64
 # At most this many /tmp helpers at once (more start only while all are busy).
 MOUNT_HELPERS = 4
 _HELPER = Path(__file__).resolve().parent / "tmpmount.py"
@@ -81,6 +84,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         self.manager = manager
         self._template = True
         self.children: set[ForkedEnvironment] = set()
+        self._memory_limit = spec.memory_mb << 20  # what the cgroup was created with
         self.retiring = False
         self.last_used = time.monotonic()
         self._control: socket.socket | None = None
@@ -102,6 +106,13 @@ class TemplateEnvironment(ExecutionEnvironment):
         finally:
             child.close()
             self._extra_fds = []
+        if self.init_error is None:
+            # Every fork of a burst waits on this one process: weigh it above the
+            # environments it makes (Init ran at the ordinary weight), capped at one CPU.
+            try:
+                self.cgroup.prioritise_cpu(TEMPLATE_CPU_WEIGHT)
+            except OSError as exc:
+                log.warning("template %s: cannot set its CPU weight: %s", self.id, exc)
         self._monitor = asyncio.create_task(self._watch(), name=f"template-{self.id}")
 
     async def _watch(self) -> None:
@@ -142,7 +153,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._fit_memory()
 
     def _fit_memory(self) -> None:
-        """MemorySize, plus ``FORK_CHARGE_MB`` per live fork.
+        """MemorySize, plus ``FORK_CHARGE_MB`` per live fork (rounded up to a step).
 
         After a fork, the pages the template writes are copied, and the originals,
         now the fork's alone, stay charged to the template's cgroup (charges do not
@@ -151,11 +162,18 @@ class TemplateEnvironment(ExecutionEnvironment):
         """
         if self.destroyed is not None:
             return
-        limit = (self.spec.memory_mb + FORK_CHARGE_MB * len(self.children)) * (1 << 20)
+        # In steps of FORK_CHARGE_STEP forks: a burst rewrites the limit now and
+        # then, not at every fork.
+        steps = -(-len(self.children) // FORK_CHARGE_STEP)
+        limit = (self.spec.memory_mb + FORK_CHARGE_MB * FORK_CHARGE_STEP * steps) * (1 << 20)
+        if limit == self._memory_limit:
+            return
         try:
             self.cgroup.set_memory_limit(limit)
         except OSError as exc:
             log.warning("template %s: cannot resize its memory limit: %s", self.id, exc)
+            return
+        self._memory_limit = limit
 
     @property
     def serving(self) -> set[ForkedEnvironment]:

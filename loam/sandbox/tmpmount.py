@@ -61,7 +61,7 @@ def _loop_device(image: str) -> int:
     try:
         control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
         try:
-            for _ in range(8):  # another process may take the device first
+            for _ in range(100):  # other helpers and jails race for the same free device
                 number = fcntl.ioctl(control, LOOP_CTL_GET_FREE)
                 device = os.open(f"/dev/loop{number}", os.O_RDWR | os.O_CLOEXEC)
                 config = bytearray(LOOP_CONFIG_SIZE)
