@@ -302,12 +302,15 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
             f"{'yes' if within else '**no**'} |")
     two = [b["two at a time"] for b in baselines]
     once = [b["all at once"] for b in baselines]
+    if baselines:
+        lines += [
+            "",
+            f"Baseline, same run: {n_base} bare `python -c 0` (the interpreter loam runs on), "
+            f"two at a time: {spread(two)} s; all {n_base} at once: {spread(once)} s "
+            f"(min / median / max over {len(baselines)}); CPU per bare start "
+            f"{spread([b['cpu ms'] for b in baselines], '{:.0f}')} ms.",
+        ]
     lines += [
-        "",
-        f"Baseline, same run: {n_base} bare `python -c 0` (the interpreter loam runs on), two "
-        f"at a time: {spread(two)} s; all {n_base} at once: {spread(once)} s "
-        f"(min / median / max over {len(baselines)}); CPU per bare start "
-        f"{spread([b['cpu ms'] for b in baselines], '{:.0f}')} ms.",
         "",
         "### Where the time goes",
         "",
@@ -385,6 +388,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="bursts per N and mode")
     parser.add_argument("--templates", choices=["off", "on", "both"], default="both")
     parser.add_argument("--json", type=Path, help="also save the raw results here")
+    parser.add_argument("--baselines", type=int, default=3,
+                        help="runs of the bare-interpreter baseline (0: none)")
     parser.add_argument("--phases", type=int, default=100,
                         help="also one templates burst of this size with the server at debug "
                              "level, for the fork phases (0: none)")
@@ -403,7 +408,7 @@ def main() -> None:
             print(f"burst: N = {args.phases}, templates on, fork phases", flush=True)
             bursts.append(one_burst(args.phases, True, Path(tmp), phases=True))
     n_base = max(args.n)
-    baselines = [bare_interpreters(n_base) for _ in range(3)]
+    baselines = [bare_interpreters(n_base) for _ in range(args.baselines)]
     markdown = render(bursts, baselines, n_base)
     print(markdown)
     if args.json:

@@ -3,11 +3,13 @@
 Baselines, measured in the same run: a fresh environment per cold start
 (templates off: a new interpreter and Init each time), and starting a bare
 interpreter (``python3 -c pass``). Writes the medians to the ``cold``
-section of ``docs/performance.md``.
+section of ``docs/performance.md`` (``--no-write`` to only print; ``--first-ever N`` to
+measure only a version's first cold starts, N rounds).
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import statistics
 import subprocess
@@ -47,12 +49,13 @@ def _invoke_ms(lam: object, name: str) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def _cold_rounds(lam: object, name: str) -> tuple[list[float], list[float]]:
+def _cold_rounds(lam: object, name: str, rounds: int = ROUNDS,
+                 ) -> tuple[list[float], list[float]]:
     """Per round (a new configuration, so no environment can be reused): the first
     invoke (a new environment, Init), then a second one while the first
     environment is busy (a second new environment of an initialised version)."""
     first, second = [], []
-    for i in range(ROUNDS):
+    for i in range(rounds):
         lam.update_function_configuration(  # type: ignore[attr-defined]
             FunctionName=name, Environment={"Variables": {"ROUND": str(i)}})
         lam.get_waiter("function_updated_v2").wait(  # type: ignore[attr-defined]
@@ -109,7 +112,30 @@ def _slow_init_rounds(lam: object, rounds: int = 5,
     return e2e, restore
 
 
+def first_ever(rounds: int) -> None:
+    """Only the templates-on rows a version's first cold starts need, printed."""
+    with tempfile.TemporaryDirectory() as tmp, running_server(
+            Path(tmp) / "templates", extra_env={"LOAM_TEMPLATES": "1"}) as server:
+        lam = client(server)
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        create_function(lam, name, {"index.py": HANDLER})
+        first, second = _cold_rounds(lam, name, rounds)
+    for label, samples in (("1st environment ever", first), ("2nd concurrent environment",
+                                                              second)):
+        print(f"{label}: median {statistics.median(samples):.1f} ms, min {min(samples):.1f}, "
+              f"max {max(samples):.1f} ({len(samples)} samples)")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--first-ever", type=int, metavar="ROUNDS",
+                        help="only measure a version's first cold starts (templates on), "
+                             "ROUNDS times, and print them")
+    args = parser.parse_args()
+    if args.first_ever:
+        first_ever(args.first_ever)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         with running_server(Path(tmp) / "fresh", extra_env={"LOAM_TEMPLATES": "0"}) as server:
             lam = client(server)
@@ -139,7 +165,8 @@ def main() -> None:
         "templates off: cold invoke, 2nd concurrent environment (fresh; the baseline)":
             cold_second,
         "warm invoke, templates off": warm,
-        "templates on (default): 1st environment ever (template Init + fork)": tpl_first,
+        "templates on (default): 1st environment ever (fresh; its template is built after it)":
+            tpl_first,
         "templates on (default): 2nd concurrent environment (the prepared spare)": tpl_second,
         "warm invoke, templates on": tpl_warm,
         "300 ms Init, 4 new environments at once: end to end minus the 1 s handler":
@@ -160,10 +187,11 @@ def main() -> None:
         "",
         "A cold invoke gets a new execution environment and runs the handler; a warm "
         "invoke reuses one. Fresh (templates off): cgroup, ext4 `/tmp`, namespaces, jail, "
-        "a new interpreter, Init. Templates on (the default): the version's template runs "
-        "Init once; each new environment is a fork, and one fork is kept prepared ahead "
-        "of need, so the next new environment only re-seeds, runs the after-restore hooks "
-        "and answers. All times end to end from a separate client process (boto3 → "
+        "a new interpreter, Init. Templates on (the default): a version's first environment "
+        "is fresh, and its template is built (Init once more) once it is up; each further "
+        "new environment is a fork, and one fork is kept prepared ahead of need, so the next "
+        "new environment only re-seeds, runs the after-restore hooks and answers. All times "
+        "end to end from a separate client process (boto3 → "
         "response) unless marked server side. The function is a 128 MB echo handler; each "
         "cold round changes an environment variable so the next invoke cannot reuse an "
         "environment.",
@@ -178,7 +206,8 @@ def main() -> None:
     ratio = statistics.median(cold_second) / statistics.median(tpl_second)
     lines += ["", f"New environment of an initialised version, fresh / forked from the spare: "
               f"{ratio:.1f}× (target ≥ 15×, p50 ≤ 10 ms).", ""]
-    write_section("cold", "\n".join(lines))
+    if not args.no_write:
+        write_section("cold", "\n".join(lines))
     print("\n".join(lines))
 
 
