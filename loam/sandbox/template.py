@@ -601,6 +601,9 @@ class TemplateManager:
         """The version's template being built (one build per key at a time)."""
         task = self._building.get(spec.key)
         if task is None:
+            # Built while the version's first (fresh) environment starts: that one
+            # reports Init, as after it.
+            after_fresh = after_fresh or spec.key in self._fresh_first
             task = asyncio.create_task(self._start_template(spec, after_fresh),
                                        name=f"template-build-{spec.key[:40]}")
             self._building[spec.key] = task

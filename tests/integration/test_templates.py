@@ -172,6 +172,23 @@ def test_first_environment_is_fresh_and_the_template_follows(tlam: Any) -> None:
     assert all(b["tmp"] == [] for b in bodies)
 
 
+def test_concurrent_first_invocations_fork_from_a_template_built_at_once(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-first-burst", CODE, Timeout=30)
+    runs = _concurrently(tlam, name, [{"action": "write", "sleep": 1}] * 4)
+    bodies = [r.ok() for r in runs]
+    assert len({b["stream"] for b in bodies}) == 4
+    # One fresh environment (the version's first, Init Duration); the others did
+    # not wait for it: forked from the template its second one built.
+    fresh = [r for r, b in zip(runs, bodies, strict=True) if b["init_type"] == "on-demand"]
+    forked = [b for b in bodies if b["init_type"] == "snap-start"]
+    assert len(fresh) == 1 and len(forked) == 3
+    assert _has_init(fresh[0])
+    assert sum(_has_init(r) for r in runs) == 1  # the template's Init is nobody's
+    assert sum(_restore_ms(r) is not None for r in runs) == 3
+    assert len({b["init_value"] for b in forked}) == 1
+    assert all(b["restores"] == 1 and b["tmp"] == ["mine"] for b in forked)
+
+
 def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
     name = deploy(tlam, "tpl-iso", CODE, Timeout=30)
     runs = _forked(tlam, name, [{"action": "write", "sleep": 1}] * 3)

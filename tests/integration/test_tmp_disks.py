@@ -41,7 +41,8 @@ def test_takes_ready_disks_and_refills_within_bounds(tmp_path: Path) -> None:
         targets = [tmp_path / f"tmp{n}.img" for n in range(5)]
         for target in targets:  # a burst: 3 ready ones, then copies made on demand
             await disks.take(512, target)
-        assert disks.taken_ready == 3
+        # (the refill may have put one more ready while a copy was being made)
+        assert 3 <= disks.taken_ready < 5
         for target in targets:
             assert target.stat().st_size == golden.stat().st_size
             assert filecmp.cmp(golden, target, shallow=False)
