@@ -593,6 +593,8 @@ class TemplateManager:
         if spec.key not in self._fresh_first:
             return
         self._fresh_first.discard(spec.key)
+        if spec.key in self._built:
+            return  # another environment was wanted meanwhile: it built the template
         if env is not None and env.init_error is None and env.destroyed is None:
             self._build(spec, after_fresh=True)
 
