@@ -17,8 +17,8 @@ the after-restore hooks.
 Invariants:
 - a version's first environment is fresh (SnapStart versions' aside): the
   first invocation waits for one Init, not for a template's Init and a fork;
-  the template is built in the background once that environment is up, or at
-  once when another environment is wanted before; it runs Init again, in a
+  the template is built in the background once that environment has served
+  the invocation, or at once when another environment is wanted before; it runs Init again, in a
   jail of its own, and its Init logs and duration are reported by nobody
   (the fresh environment reported its own);
 - any failure on the template path falls back to a fresh environment (the
@@ -585,10 +585,12 @@ class TemplateManager:
         return True
 
     def fresh_started(self, spec: EnvironmentSpec, env: ExecutionEnvironment | None) -> None:
-        """The version's first (fresh) environment is up (``env``) or failed (None).
+        """The version's first (fresh) environment served its first invocation
+        (``env``), or failed (None).
 
-        Once it is up, its template is built in the background; after a failed
-        Init none is (the next environment starts fresh and tries again).
+        Then its template is built in the background (not earlier: the two would
+        share the CPUs during that first invocation); after a failed Init none is
+        (the next environment starts fresh and tries again).
         """
         if spec.key not in self._fresh_first:
             return
