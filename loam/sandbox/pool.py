@@ -193,7 +193,7 @@ class EnvironmentPool:
         self._count_start(spec.function_name)
         await self._relieve_memory()
         env: ExecutionEnvironment | None = None
-        templates = self.templates if self._forks(spec) else None
+        templates = self.templates if self.templates is not None and self._forks(spec) else None
         if templates is not None:
             env = await templates.fork(spec)
         if env is None:
