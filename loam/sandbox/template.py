@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -85,6 +86,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._template = True
         self.children: set[ForkedEnvironment] = set()
         self._memory_limit = spec.memory_mb << 20  # what the cgroup was created with
+        self.init_peak_bytes = 0
         self.retiring = False
         self.last_used = time.monotonic()
         self._control: socket.socket | None = None
@@ -107,6 +109,9 @@ class TemplateEnvironment(ExecutionEnvironment):
             child.close()
             self._extra_fds = []
         if self.init_error is None:
+            # What Init used: every fork shares those pages, so it is part of each
+            # fork's Max Memory Used, as it is of a fresh environment's.
+            self.init_peak_bytes = self.cgroup.peak_memory_bytes()
             # Every fork of a burst waits on this one process: weigh it above the
             # environments it makes (Init ran at the ordinary weight), capped at one CPU.
             try:
@@ -290,6 +295,13 @@ class ForkedEnvironment(ExecutionEnvironment):
         self.uid = template.uid  # what Init saw
         # Set by ``prepare``: loam's end of the new channel.
         self._parent: socket.socket | None = None
+
+    def max_memory_mb(self) -> int:
+        """The template's Init peak (pages this fork shares, charged to the template)
+        plus this fork's own peak: what a fresh environment would report, give or take
+        the pages copied since the fork."""
+        own = self.cgroup.peak_memory_bytes()
+        return math.ceil((self.template.init_peak_bytes + own) / (1024 * 1024))
 
     async def start(self) -> None:
         """Fork (unless ``prepare`` already did) and let the new environment run."""

@@ -240,6 +240,26 @@ def test_second_environment_skips_init(tlam: Any) -> None:
     assert elapsed < 0.9, f"took {elapsed:.2f} s: Init ran again?"
 
 
+def test_forked_max_memory_used_counts_what_init_holds(tlam: Any) -> None:
+    """A fork shares its template's Init pages: they count in its Max Memory Used, as
+    in a fresh environment's (not only the few pages the fork copied)."""
+    name = deploy(tlam, "tpl-memory", {
+        "index.py": "BALLAST = bytearray(48 << 20)\n\n"
+                    "def handler(event, context):\n"
+                    "    __import__('time').sleep(event.get('sleep', 0))\n"
+                    "    return {'init_type': __import__('os').environ["
+                    "'AWS_LAMBDA_INITIALIZATION_TYPE'], 'stream': context.log_stream_name, "
+                    "'restores': 0}\n"}, Timeout=30, MemorySize=256)
+    first = invoke(tlam, name, {})
+    first.ok()
+    assert first.report.max_memory_mb >= 48
+    [forked] = _forked(tlam, name, [{}])
+    assert forked.ok()["init_type"] == "snap-start"
+    assert _restore_ms(forked) is not None
+    assert forked.report.max_memory_mb >= 48, forked.log
+    assert forked.report.max_memory_mb <= first.report.max_memory_mb + 16, forked.log
+
+
 def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any) -> None:
     name = deploy(tlam, "tpl-oom", CODE, Timeout=30, MemorySize=128)
     runs = _forked(tlam, name, [{"action": "allocate"}, {"sleep": 2}])
