@@ -551,12 +551,12 @@ class TemplateManager:
     async def fork(self, spec: EnvironmentSpec) -> ExecutionEnvironment | None:
         """A started environment forked from the version's template, or None (go fresh).
 
-        The first environment of a version (SnapStart aside) is fresh: the caller
-        starts it and reports back with ``fresh_started``, which builds the
-        template in the background, so the first invocation never waits for a
-        template's Init and a fork. A request arriving while that first
-        environment still starts has nothing to gain from waiting: it builds
-        the template at once and forks from it.
+        The first environment of a version (SnapStart aside) is fresh, so the
+        first invocation never waits for a template's Init and a fork; the
+        template is built alongside it (on the other CPU, mostly), so it is ready
+        about when that environment is and the version's next environments fork
+        at once. A request arriving meanwhile waits for the template and forks.
+        The caller reports the fresh environment's end with ``fresh_started``.
         """
         if spec.key in self._unforkable:
             return None
@@ -592,17 +592,19 @@ class TemplateManager:
         if spec.snap_start or key in self._built:
             return False  # a template of this key exists, is being built, or died
         if key in self._fresh_first:
-            return False  # the first one is starting: this one builds the template
+            return False  # the first one is starting: this one forks from the template
         self._fresh_first.add(key)
+        # Its template starts alongside (each on a CPU of its own, mostly): ready about
+        # when the fresh one is, so the version's next environments fork at once
+        # instead of waiting for a second Init after the first invocation.
+        self._build(spec, after_fresh=True)
         return True
 
     def fresh_started(self, spec: EnvironmentSpec, env: ExecutionEnvironment | None) -> None:
         """The version's first (fresh) environment served its first invocation
-        (``env``), or failed (None).
-
-        Then its template is built in the background (not earlier: the two would
-        share the CPUs during that first invocation); after a failed Init none is
-        (the next environment starts fresh and tries again).
+        (``env``), or failed (None). Its template was built alongside; should that
+        build not have happened, it is built now (after a failed Init, none is:
+        the next environment starts fresh and tries again).
         """
         if spec.key not in self._fresh_first:
             return
