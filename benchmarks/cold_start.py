@@ -165,7 +165,7 @@ def main() -> None:
         "templates off: cold invoke, 2nd concurrent environment (fresh; the baseline)":
             cold_second,
         "warm invoke, templates off": warm,
-        "templates on (default): 1st environment ever (fresh; its template is built after it)":
+        "templates on (default): 1st environment ever (fresh; its template is built alongside)":
             tpl_first,
         "templates on (default): 2nd concurrent environment (the prepared spare)": tpl_second,
         "warm invoke, templates on": tpl_warm,
@@ -188,7 +188,7 @@ def main() -> None:
         "A cold invoke gets a new execution environment and runs the handler; a warm "
         "invoke reuses one. Fresh (templates off): cgroup, ext4 `/tmp`, namespaces, jail, "
         "a new interpreter, Init. Templates on (the default): a version's first environment "
-        "is fresh, and its template is built (Init once more) once it is up; each further "
+        "is fresh, and its template is built (Init once more) alongside it; each further "
         "new environment is a fork, and one fork is kept prepared ahead of need, so the next "
         "new environment only re-seeds, runs the after-restore hooks and answers. All times "
         "end to end from a separate client process (boto3 → "
