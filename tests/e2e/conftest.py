@@ -64,8 +64,10 @@ def aws(console_server: Server, console_key: tuple[str, str]) -> Callable[[str],
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: while Playwright's sync API is open it keeps an
+    # event loop running in this thread, and every later test's asyncio.run() fails.
     with sync_playwright() as playwright:
         # --no-sandbox: Chromium's own sandbox cannot start as root, which the tests run as.
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
