@@ -145,6 +145,16 @@ class MetricsRecorder:
         now = int(self.clock.time() // 60)
         if now != self._current:
             self._turn(now)
+        series = self._series(key)
+        if series is None:
+            return None
+        minute = series.get(now)
+        if minute is None:
+            minute = series[now] = Minute()
+        return minute
+
+    def _series(self, key: SeriesKey) -> dict[int, Minute] | None:
+        """The series' minutes, created on first use; None when over ``max_series``."""
         series = self._minutes.get(key)
         if series is None:
             if key not in self._totals and len(self._totals) >= self.max_series:
@@ -152,10 +162,7 @@ class MetricsRecorder:
                 return None
             series = self._minutes[key] = {}
             self._totals.setdefault(key, Totals())
-        minute = series.get(now)
-        if minute is None:
-            minute = series[now] = Minute()
-        return minute
+        return series
 
     def started(self, function: str, resource: str | None, version: str | None) -> None:
         """An invocation began running (ConcurrentExecutions is sampled here)."""
@@ -260,13 +267,9 @@ class MetricsRecorder:
         """Merge a stored minute of a series into memory (within retention only)."""
         if minute_index <= int(self.clock.time() // 60) - self.retention_minutes:
             return
-        series = self._minutes.get(key)
+        series = self._series(key)
         if series is None:
-            if key not in self._totals and len(self._totals) >= self.max_series:
-                self.dropped_series += 1
-                return
-            series = self._minutes[key] = {}
-            self._totals.setdefault(key, Totals())
+            return
         kept = series.get(minute_index)
         if kept is None:
             series[minute_index] = minute
