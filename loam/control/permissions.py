@@ -360,11 +360,12 @@ class Permissions:
         for _ in range(_RENEW_ATTEMPTS):
             latest = self.functions.resolve(name)
             revision = self._revision(latest, qualifier)
-            if refusals_first:
-                change(latest)
-            if expected is not None and expected != revision:
+            stale = expected is not None and expected != revision
+            if stale and not refusals_first:
                 raise PreconditionFailedException.stale_revision(read_api)
             change(latest)
+            if stale:
+                raise PreconditionFailedException.stale_revision(read_api)
             if qualifier is None or qualifier == UNQUALIFIED:
                 self._change_latest(name, change, expected, read_api)
                 return
