@@ -31,7 +31,7 @@ import shutil
 from collections import deque
 from pathlib import Path
 
-from loam.sandbox.environment import EnvironmentFailed, tmp_image_mb
+from loam.sandbox.environment import EnvironmentFailed, make_tmp_image
 from loam.sandbox.host import HostCapabilities
 
 __all__ = ["TmpDisks"]
@@ -100,16 +100,11 @@ class TmpDisks:
 
     async def _format(self, ephemeral_mb: int) -> Path:
         image = self.root / f"golden-{ephemeral_mb}.img"
-        with open(image, "wb") as fh:
-            fh.truncate(tmp_image_mb(ephemeral_mb) * 1024 * 1024)
-        proc = await asyncio.create_subprocess_exec(
-            str(self.host.mkfs_ext4), "-q", "-F", "-m", "0", "-O", "^has_journal",
-            "-E", "root_owner=0:0", str(image),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
+        try:  # root-owned: the /tmp helper or the jail gives its root to the runtime's uid
+            await make_tmp_image(self.host, image, ephemeral_mb, 0)
+        except EnvironmentFailed:
             image.unlink(missing_ok=True)
-            raise EnvironmentFailed(f"cannot format /tmp disk: {err.decode().strip()}")
+            raise
         self._sizes[image] = _allocated(image)
         return image
 
