@@ -70,15 +70,15 @@ class ConsoleFront:
             await _answer(send, 503, NOT_BUILT, [(b"content-type", b"text/plain; charset=utf-8"),
                                                  (b"cache-control", b"no-store")])
             return True
-        file = self._asset(path) if path.startswith(ASSETS) else None
-        if path.startswith(ASSETS) and file is None:
+        if not path.startswith(ASSETS):
+            await self._send_index(scope, send, index)
+            return True
+        file = self._asset(path)
+        if file is None:
             await _answer(send, 404, b"Not found\n", [
                 (b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")])
             return True
-        if file is not None:
-            await self._send_file(scope, send, file, IMMUTABLE)
-        else:
-            await self._send_index(scope, send, index)
+        await self._send_file(scope, send, file)
         return True
 
     async def _send_index(self, scope: Scope, send: Send, index: Path) -> None:
@@ -104,9 +104,10 @@ class ConsoleFront:
             return None  # served only as the encoding of its twin
         return candidate
 
-    async def _send_file(self, scope: Scope, send: Send, file: Path, cache: str) -> None:
+    async def _send_file(self, scope: Scope, send: Send, file: Path) -> None:
+        """A hashed asset: its name changes with its content, so it is cached for good."""
         headers = [(b"content-type", TYPES.get(file.suffix, "application/octet-stream").encode()),
-                   (b"cache-control", cache.encode()), (b"vary", b"accept-encoding")]
+                   (b"cache-control", IMMUTABLE.encode()), (b"vary", b"accept-encoding")]
         zipped = file.with_name(file.name + ".gz")
         if _accepts_gzip(scope) and zipped.is_file():
             file = zipped
