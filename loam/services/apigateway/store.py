@@ -30,6 +30,16 @@ SNAPSHOT = "snapshot"
 # What a deployment freezes: a stage without auto-deploy serves these as deployed.
 _DEPLOYED = ("route", "integration", "authorizer")
 
+# One resource's statements, run alone or inside a transaction.
+_INSERT = ("INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, created, "
+           "document) VALUES (?, ?, ?, ?, ?, ?)")
+_GET = "SELECT document FROM apigw_resources WHERE api_id = ? AND kind = ? AND resource_id = ?"
+_LIST = ("SELECT document FROM apigw_resources WHERE api_id = ? AND kind = ? "
+         "ORDER BY created, resource_id")
+_UPDATE = ("UPDATE apigw_resources SET document = ? "
+           "WHERE api_id = ? AND kind = ? AND resource_id = ?")
+_DELETE = "DELETE FROM apigw_resources WHERE api_id = ? AND kind = ? AND resource_id = ?"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS apigw_apis (
     api_id {text_key} PRIMARY KEY,
@@ -82,10 +92,8 @@ class ApiStore:
                 "ON CONFLICT (api_id) DO UPDATE SET document = excluded.document",
                 (api_id, created, json.dumps(document)))
             for kind, resource_id, unique_key, doc in children:
-                tx.execute(
-                    "INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, "
-                    "created, document) VALUES (?, ?, ?, ?, ?, ?)",
-                    (api_id, kind, resource_id, unique_key, created, json.dumps(doc)))
+                tx.execute(_INSERT,
+                           (api_id, kind, resource_id, unique_key, created, json.dumps(doc)))
 
     def api(self, api_id: str) -> Document | None:
         rows = self.database.execute("SELECT document FROM apigw_apis WHERE api_id = ?",
@@ -108,10 +116,8 @@ class ApiStore:
         """False when ``unique_key`` (a route key, a stage name) is taken in the API."""
         with self._writing(api_id):
             try:
-                self.database.execute(
-                    "INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, "
-                    "created, document) VALUES (?, ?, ?, ?, ?, ?)",
-                    (api_id, kind, resource_id, unique_key, created, json.dumps(document)))
+                self.database.execute(_INSERT, (api_id, kind, resource_id, unique_key, created,
+                                                json.dumps(document)))
             except RecordExists:
                 return False
             return True
@@ -119,20 +125,14 @@ class ApiStore:
     def replace(self, api_id: str, kind: str, resource_id: str, document: Document) -> bool:
         with self._writing(api_id):
             return self.database.rowcount(
-                "UPDATE apigw_resources SET document = ? "
-                "WHERE api_id = ? AND kind = ? AND resource_id = ?",
-                (json.dumps(document), api_id, kind, resource_id)) > 0
+                _UPDATE, (json.dumps(document), api_id, kind, resource_id)) > 0
 
     def get(self, api_id: str, kind: str, resource_id: str) -> Document | None:
-        rows = self.database.execute(
-            "SELECT document FROM apigw_resources "
-            "WHERE api_id = ? AND kind = ? AND resource_id = ?", (api_id, kind, resource_id))
+        rows = self.database.execute(_GET, (api_id, kind, resource_id))
         return json.loads(rows[0][0]) if rows else None
 
     def list(self, api_id: str, kind: str) -> list[Document]:
-        rows = self.database.execute(
-            "SELECT document FROM apigw_resources WHERE api_id = ? AND kind = ? "
-            "ORDER BY created, resource_id", (api_id, kind))
+        rows = self.database.execute(_LIST, (api_id, kind))
         return [json.loads(row[0]) for row in rows]
 
     def resources(self, api_id: str, kinds: Sequence[str]) -> dict[str, Documents]:
@@ -149,9 +149,7 @@ class ApiStore:
 
     def delete(self, api_id: str, kind: str, resource_id: str) -> bool:
         with self._writing(api_id):
-            return self.database.rowcount(
-                "DELETE FROM apigw_resources WHERE api_id = ? AND kind = ? AND resource_id = ?",
-                (api_id, kind, resource_id)) > 0
+            return self.database.rowcount(_DELETE, (api_id, kind, resource_id)) > 0
 
     # -- deployments ----------------------------------------------------------------
 
@@ -163,31 +161,20 @@ class ApiStore:
         with self._writing(api_id), self.database.transaction() as tx:
             snapshot: Document = {}
             for kind in _DEPLOYED:
-                rows = tx.execute(
-                    "SELECT document FROM apigw_resources WHERE api_id = ? AND kind = ? "
-                    "ORDER BY created, resource_id", (api_id, kind))
+                rows = tx.execute(_LIST, (api_id, kind))
                 snapshot[kind] = [json.loads(row[0]) for row in rows]
             for kind, doc in (("deployment", deployment), (SNAPSHOT, snapshot)):
-                tx.execute(
-                    "INSERT INTO apigw_resources (api_id, kind, resource_id, unique_key, "
-                    "created, document) VALUES (?, ?, ?, ?, ?, ?)",
-                    (api_id, kind, deployment_id, deployment_id, created, json.dumps(doc)))
+                tx.execute(_INSERT, (api_id, kind, deployment_id, deployment_id, created,
+                                     json.dumps(doc)))
             if stage_name is None:
                 return
-            rows = tx.execute("SELECT document FROM apigw_resources "
-                              "WHERE api_id = ? AND kind = 'stage' AND resource_id = ?",
-                              (api_id, stage_name))
+            rows = tx.execute(_GET, (api_id, "stage", stage_name))
             if rows:
                 stage = {**json.loads(rows[0][0]), "DeploymentId": deployment_id,
                          "LastUpdatedDate": stage_updated}
-                tx.execute("UPDATE apigw_resources SET document = ? "
-                           "WHERE api_id = ? AND kind = 'stage' AND resource_id = ?",
-                           (json.dumps(stage), api_id, stage_name))
+                tx.execute(_UPDATE, (json.dumps(stage), api_id, "stage", stage_name))
 
     def delete_deployment(self, api_id: str, deployment_id: str) -> bool:
         with self._writing(api_id), self.database.transaction() as tx:
-            tx.execute("DELETE FROM apigw_resources WHERE api_id = ? AND kind = ? "
-                       "AND resource_id = ?", (api_id, SNAPSHOT, deployment_id))
-            return tx.rowcount("DELETE FROM apigw_resources WHERE api_id = ? AND "
-                               "kind = 'deployment' AND resource_id = ?",
-                               (api_id, deployment_id)) > 0
+            tx.execute(_DELETE, (api_id, SNAPSHOT, deployment_id))
+            return tx.rowcount(_DELETE, (api_id, "deployment", deployment_id)) > 0
