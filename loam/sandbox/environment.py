@@ -501,10 +501,8 @@ class ExecutionEnvironment:
         if self.disks is None:
             await make_tmp_image(self.host, image, self.spec.ephemeral_mb, self.uid)
             return str(image)
-        try:  # root-owned: the jail gives its root to the runtime's uid
-            await self.disks.take(self.spec.ephemeral_mb, image)
-        except OSError as exc:
-            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
+        # Root-owned: the jail gives its root to the runtime's uid.
+        await self.disks.take(self.spec.ephemeral_mb, image)
         return str(image)
 
     def _command(self, channel_fd: int, status_fd: int, tmp_image: str | None) -> list[str]:

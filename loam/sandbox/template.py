@@ -268,10 +268,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         """Put a formatted /tmp disk for a fork at ``target``; False for a tmpfs /tmp."""
         if not self.host.sized_tmp:
             return False
-        try:
-            await self.manager.disks.take(self.spec.ephemeral_mb, target)
-        except OSError as exc:
-            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
+        await self.manager.disks.take(self.spec.ephemeral_mb, target)
         return True
 
     async def _teardown(self) -> None:

@@ -69,16 +69,20 @@ class TmpDisks:
         self._want()
 
     async def take(self, ephemeral_mb: int, target: Path) -> None:
-        """Put a formatted image of this size at ``target`` (same file system)."""
+        """Put a formatted image of this size at ``target`` (same file system);
+        any failure is an ``EnvironmentFailed``."""
         ready = self._ready.get(ephemeral_mb)
-        if ready:
-            image = ready.popleft()
-            self._sizes.pop(image, None)
-            os.replace(image, target)
-            self.taken_ready += 1
-        else:
-            golden = await self._golden_task(ephemeral_mb)
-            await asyncio.to_thread(_sparse_copy, golden, target)
+        try:
+            if ready:
+                image = ready.popleft()
+                self._sizes.pop(image, None)
+                os.replace(image, target)
+                self.taken_ready += 1
+            else:
+                golden = await self._golden_task(ephemeral_mb)
+                await asyncio.to_thread(_sparse_copy, golden, target)
+        except OSError as exc:
+            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
         self._want()
 
     async def close(self) -> None:
