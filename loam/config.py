@@ -15,6 +15,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"LOAM_{name}", default)
 
 
+def _flag(name: str) -> bool:
+    """``LOAM_<name>``, off unless set to something other than 0 or empty."""
+    return _env(name, "0") not in ("0", "")
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -41,12 +46,11 @@ class Settings:
     templates: bool = field(default_factory=lambda: templates_enabled())
     # Development mode (LOAM_DEV_MODE=1, --dev-mode): any access key is accepted, unsigned
     # requests too. Off by default: every API request must be signed with a loam key.
-    dev_mode: bool = field(default_factory=lambda: _env("DEV_MODE", "0") not in ("0", ""))
+    dev_mode: bool = field(default_factory=lambda: _flag("DEV_MODE"))
     # Also print every function log line on the node's console (LOAM_ECHO_FUNCTION_LOGS=1,
     # --echo-function-logs). Off by default: the logs API (`aws logs tail`, `loam logs`)
     # is where they are read, and a flooding function must not flood the console too.
-    echo_function_logs: bool = field(
-        default_factory=lambda: _env("ECHO_FUNCTION_LOGS", "0") not in ("0", ""))
+    echo_function_logs: bool = field(default_factory=lambda: _flag("ECHO_FUNCTION_LOGS"))
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,8 +70,8 @@ class Settings:
             "min_free_memory_mb": int(_env("MIN_FREE_MEMORY_MB", "512")),
             "public_url": _env("PUBLIC_URL", ""),
             "templates": templates_enabled(),
-            "dev_mode": _env("DEV_MODE", "0") not in ("0", ""),
-            "echo_function_logs": _env("ECHO_FUNCTION_LOGS", "0") not in ("0", ""),
+            "dev_mode": _flag("DEV_MODE"),
+            "echo_function_logs": _flag("ECHO_FUNCTION_LOGS"),
         }
         registry = _env("RUNTIME_REGISTRY", "")
         if registry:

@@ -383,7 +383,7 @@ class InvokeService:
                 lines.append(message + "\nRuntime.ExitError\n")
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
-            text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+            text = _joined(lines)
             await self.logs.put(fn.effective_log_group, stream, text, MAX_WAIT_S)
             return text, body, error
 
@@ -513,7 +513,7 @@ class InvokeService:
                 lines.append(message + "\nRuntime.ExitError\n")
             lines += self._end_lines(fn, rid, outcome)
             observed.report(outcome)
-            text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+            text = _joined(lines)
             await self.logs.put(fn.effective_log_group, stream, text, MAX_WAIT_S)
             if whole:
                 await emit(whole)
@@ -575,6 +575,11 @@ class _Observed:
         if not self._reported:
             self._reported = True
             self._observer.finished(self._fn, self._request, outcome, self._began)
+
+
+def _joined(lines: list[str]) -> str:
+    """Log lines as one text, each ending in a newline."""
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _refuse_recursion(call: _Call) -> None:
@@ -653,7 +658,6 @@ class _Spill:
 
     async def __call__(self, text: str) -> None:
         if self.head:
-            text = "".join(line if line.endswith("\n") else line + "\n"
-                           for line in self.head) + text
+            text = _joined(self.head) + text
             self.head.clear()
         await self.sink.put(self.group, self.stream, text)
