@@ -80,7 +80,7 @@ class TemplateEnvironment(ExecutionEnvironment):
 
     def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
                  manager: TemplateManager) -> None:
-        super().__init__(spec, host, work_root, disks=manager.disks if host.sized_tmp else None)
+        super().__init__(spec, host, work_root, disks=manager.disks)
         self.work_root = work_root
         self.manager = manager
         self._template = True
