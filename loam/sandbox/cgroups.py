@@ -88,12 +88,7 @@ class EnvironmentCgroup:
 
         Init runs uncapped, as AWS boosts the Init phase; invocations run capped.
         """
-        quota = max(1000, int(PERIOD_US * memory_mb / VCPU_MB))
-        if self.layout.version == 2:
-            _write(self.dirs["unified"] / "cpu.max", f"{quota} {PERIOD_US}")
-            return
-        _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
-        _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
+        self._cap_cpu(max(1000, int(PERIOD_US * memory_mb / VCPU_MB)))
 
     def prioritise_cpu(self, factor: int, vcpus: int = 1) -> None:
         """``factor`` times the default CPU weight, within a cap of ``vcpus`` CPUs.
@@ -101,16 +96,19 @@ class EnvironmentCgroup:
         For a fork server: serial work many environments wait on, which an equal
         share among hundreds of busy environments would starve.
         """
-        quota = PERIOD_US * vcpus
         if self.layout.version == 2:
-            d = self.dirs["unified"]
-            _write(d / "cpu.weight", str(min(10_000, 100 * factor)))
-            _write(d / "cpu.max", f"{quota} {PERIOD_US}")
+            _write(self.dirs["unified"] / "cpu.weight", str(min(10_000, 100 * factor)))
+        else:
+            _write(self.dirs["cpu"] / "cpu.shares", str(1024 * factor))
+        self._cap_cpu(PERIOD_US * vcpus)
+
+    def _cap_cpu(self, quota: int) -> None:
+        """At most ``quota`` µs of CPU time per ``PERIOD_US``."""
+        if self.layout.version == 2:
+            _write(self.dirs["unified"] / "cpu.max", f"{quota} {PERIOD_US}")
             return
-        d = self.dirs["cpu"]
-        _write(d / "cpu.shares", str(1024 * factor))
-        _write(d / "cpu.cfs_period_us", str(PERIOD_US))
-        _write(d / "cpu.cfs_quota_us", str(quota))
+        _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
+        _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
 
     def set_memory_limit(self, limit_bytes: int) -> None:
         """Change the memory limit (v1: with memory+swap kept equal to it, in the
