@@ -317,11 +317,13 @@ class ForkedEnvironment(ExecutionEnvironment):
 
     async def _fork(self) -> None:
         template = self.template
+        self._phases: list[tuple[str, float]] = [("begin", time.monotonic())]
         self.workdir.mkdir(parents=True)
         self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
+        self._phases.append(("cgroup", time.monotonic()))
         image = self.workdir / "tmp.img"
         sized = await template.take_image(image)
-        self._phases: list[tuple[str, float]] = [("disk", time.monotonic())]
+        self._phases.append(("disk", time.monotonic()))
         parent, child = socket.socketpair()
         parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self._status_fd, status_w = os.pipe()
@@ -416,16 +418,29 @@ class ForkedEnvironment(ExecutionEnvironment):
             if isinstance(stamp, float):
                 self._phases.append((f"template-{phase}", stamp))
         self._phases.append(("hello", time.monotonic()))
-        for procs in self.cgroup.procs_files():
-            procs.write_text(str(pid))
+        # A worker thread moves C into this cgroup while C creates its namespaces and
+        # its /tmp is mounted: a move can wait for an RCU grace period (~15 ms after a
+        # quiet spell), which must hold up neither the event loop nor the rest of the
+        # fork. C forks G (and with it everything the environment runs) only after
+        # the next ``go``, sent once it has moved.
         _send(sock, {"type": "go"})
-        header, _ = await _receive_with_pid(sock)
-        if header.get("type") != "unshared":
-            raise EOFError("the fork did not create its namespaces")
-        self._phases.append(("unshared", time.monotonic()))
+        joining = asyncio.ensure_future(asyncio.to_thread(self._join_cgroup, pid))
+        try:
+            header, _ = await _receive_with_pid(sock)
+            if header.get("type") != "unshared":
+                raise EOFError("the fork did not create its namespaces")
+            self._phases.append(("unshared", time.monotonic()))
+            if image is not None:
+                await self.template.manager.mount_tmp(pid, image, self.uid)
+                self._phases.append(("tmp-mounted", time.monotonic()))
+            await joining
+            self._phases.append(("cgroup-joined", time.monotonic()))
+        finally:
+            if not joining.done():  # a failed fork: the thread still ends before teardown
+                await asyncio.wait({joining})
+            if not joining.cancelled():
+                joining.exception()  # retrieved: the fork's own failure is what is raised
         if image is not None:
-            await self.template.manager.mount_tmp(pid, image, self.uid)
-            self._phases.append(("tmp-mounted", time.monotonic()))
             _send(sock, {"type": "go"})
         else:
             _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
@@ -433,6 +448,10 @@ class ForkedEnvironment(ExecutionEnvironment):
         if header.get("type") != "prepared":
             raise EOFError("the fork's runtime did not get ready")
         self._phases.append(("prepared", time.monotonic()))
+
+    def _join_cgroup(self, pid: int) -> None:
+        for procs in self.cgroup.procs_files():
+            procs.write_text(str(pid))
 
     async def _crash_type(self) -> str:
         # No wrapper process to wait for: give the reaper (G) time to report.
