@@ -68,6 +68,11 @@ FORK_CHARGE_MB = 2
 FORK_CHARGE_STEP = 16
 # A template's CPU weight, in default weights (see TemplateEnvironment.start).
 TEMPLATE_CPU_WEIGHT = 64
+# Forks a template keeps prepared ahead of need: one, plus one for each new environment
+# that found none ready (a burst), up to MAX_SPARES; one fewer per SPARE_DECAY_S
+# without such a miss.
+MAX_SPARES = 4
+SPARE_DECAY_S = 60.0
 # At most this many /tmp helpers at once (more start only while all are busy).
 MOUNT_HELPERS = 4
 _HELPER = Path(__file__).resolve().parent / "tmpmount.py"
@@ -92,9 +97,12 @@ class TemplateEnvironment(ExecutionEnvironment):
         self._control: socket.socket | None = None
         self._init_claimed = False
         self._monitor: asyncio.Task[None] | None = None
-        # One fork prepared ahead of need (``ForkedEnvironment.prepare``), and its task.
-        self.spare: ForkedEnvironment | None = None
-        self._preparing: asyncio.Task[ForkedEnvironment | None] | None = None
+        # Forks prepared ahead of need (``ForkedEnvironment.prepare``), the tasks still
+        # preparing more, and how many to keep (see MAX_SPARES).
+        self.spares: list[ForkedEnvironment] = []
+        self._preparing: list[asyncio.Task[ForkedEnvironment | None]] = []
+        self.spare_depth = 1
+        self._last_miss = time.monotonic()
 
     async def start(self) -> None:
         # Ready for the first fork: /tmp disks (formatted while Init runs) and the helper.
@@ -182,21 +190,22 @@ class TemplateEnvironment(ExecutionEnvironment):
 
     @property
     def serving(self) -> set[ForkedEnvironment]:
-        """Forked environments that are not the spare: the ones keeping this template."""
-        return {c for c in self.children if c is not self.spare}
+        """Forked environments that are not spares: the ones keeping this template."""
+        return self.children.difference(self.spares)
 
     def claim_spare(self) -> ForkedEnvironment | asyncio.Task[ForkedEnvironment | None] | None:
-        """The prepared fork, or the task still preparing it, or None; taken at once.
+        """A prepared fork, or else a task still preparing one, or None; taken at once.
 
         Claiming a spare still being prepared makes it the caller's alone: the
         caller waits for it (see ``finish_spare``) without holding up anyone
-        else, who forks on their own meanwhile.
+        else, who forks on their own meanwhile. Finding none ready is a miss:
+        the template keeps one more spare from then on (up to ``MAX_SPARES``).
         """
-        spare, self.spare = self.spare, None
-        if spare is not None:
-            return spare
-        task, self._preparing = self._preparing, None
-        return task
+        if self.spares:
+            return self.spares.pop()
+        self._last_miss = time.monotonic()
+        self.spare_depth = min(MAX_SPARES, self.spare_depth + 1)
+        return self._preparing.pop(0) if self._preparing else None
 
     async def finish_spare(
             self, claimed: ForkedEnvironment | asyncio.Task[ForkedEnvironment | None] | None,
@@ -217,15 +226,19 @@ class TemplateEnvironment(ExecutionEnvironment):
         return None
 
     def prepare_spare(self) -> None:
-        """Prepare the next fork in the background, so the next one only finishes it."""
-        if self._preparing is not None or self.spare is not None:
-            return
+        """Prepare forks in the background up to ``spare_depth``, so the next new
+        environments only finish one each."""
         if not self.alive or self.retiring:
             return
-        task = self._preparing = asyncio.create_task(self._prepare_spare(),
-                                                     name=f"spare-{self.id}")
-        self.manager.own(task)
-        task.add_done_callback(self._spare_prepared)
+        now = time.monotonic()
+        if self.spare_depth > 1 and now - self._last_miss > SPARE_DECAY_S:
+            self.spare_depth -= 1  # a quiet spell: one fewer kept (spares already made stay)
+            self._last_miss = now
+        while len(self.spares) + len(self._preparing) < self.spare_depth:
+            task = asyncio.create_task(self._prepare_spare(), name=f"spare-{self.id}")
+            self._preparing.append(task)
+            self.manager.own(task)
+            task.add_done_callback(self._spare_prepared)
 
     async def _prepare_spare(self) -> ForkedEnvironment | None:
         env = ForkedEnvironment(self.spec, self.host, self.manager.work_root, self)
@@ -237,23 +250,27 @@ class TemplateEnvironment(ExecutionEnvironment):
         return env
 
     def _spare_prepared(self, task: asyncio.Task[ForkedEnvironment | None]) -> None:
-        if self._preparing is not task:
-            return  # claimed while being prepared: the claimant has it
-        self._preparing = None
+        if task not in self._preparing:
+            return  # claimed while being prepared (the claimant has it), or dropped
+        self._preparing.remove(task)
         if not task.cancelled() and task.exception() is None:
-            self.spare = task.result()
+            spare = task.result()
+            if spare is not None:
+                self.spares.append(spare)
 
     async def drop_spare(self) -> None:
-        task, self._preparing = self._preparing, None
-        prepared: ForkedEnvironment | None = None
-        if task is not None:
+        """Destroy every spare, prepared or being prepared."""
+        tasks, self._preparing = self._preparing, []
+        spares, self.spares = self.spares, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 prepared = await task  # done before the cancel came: it is ours to drop
-        spare, self.spare = self.spare, None
-        for env in (spare, prepared):
-            if env is not None:
-                await env.destroy("retired")
+                if prepared is not None:
+                    spares.append(prepared)
+        for env in spares:
+            await env.destroy("retired")
 
     def send_fork(self, request: dict[str, object], fds: list[int]) -> None:
         if self._control is None or not self.alive:
@@ -274,8 +291,9 @@ class TemplateEnvironment(ExecutionEnvironment):
     async def _teardown(self) -> None:
         if self._monitor is not None and self._monitor is not asyncio.current_task():
             self._monitor.cancel()
-        if self._preparing is not None and self._preparing is not asyncio.current_task():
-            self._preparing.cancel()
+        for task in self._preparing:
+            if task is not asyncio.current_task():
+                task.cancel()
         if self._control is not None:
             self._control.close()
             self._control = None

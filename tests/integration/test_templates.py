@@ -192,6 +192,20 @@ def test_concurrent_first_invocations_fork_from_a_template_built_at_once(tlam: A
     assert all(b["restores"] == 1 and b["tmp"] == ["mine"] for b in forked)
 
 
+def test_a_burst_that_found_no_spare_ready_leaves_more_spares(tlam: Any) -> None:
+    name = deploy(tlam, "tpl-spares", CODE, Timeout=30)
+    # Three new environments at once: one takes the prepared spare, two find none
+    # ready (misses), so the template keeps 1 + 2 spares from then on.
+    runs = _forked(tlam, name, [{"sleep": 2}] * 3)
+    assert all(r.ok()["init_type"] == "snap-start" for r in runs)
+    deadline = time.monotonic() + 20
+    while _forked_runtimes(name) < 3 + 3:  # the three environments, three spares
+        assert time.monotonic() < deadline, f"spares: {_forked_runtimes(name) - 3}"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert _forked_runtimes(name) == 6  # no more than that
+
+
 def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
     name = deploy(tlam, "tpl-iso", CODE, Timeout=30)
     runs = _forked(tlam, name, [{"action": "write", "sleep": 1}] * 3)
@@ -313,6 +327,13 @@ def _template_pids(function_name: str) -> list[int]:
 def _forked_pids(function_name: str) -> list[int]:
     """Host pids of processes forked from the function's templates, in environments."""
     return list(_bootstraps(function_name, 3))
+
+
+def _forked_runtimes(function_name: str) -> int:
+    """How many forked environments (spares included) the function's templates have:
+    their runtimes, each the child of its environment's pid 1 (the reaper)."""
+    pids = _bootstraps(function_name, 3)
+    return sum(1 for ppid in pids.values() if ppid in pids)
 
 
 def test_crashed_template_is_replaced(tlam: Any) -> None:
