@@ -31,6 +31,7 @@ from benchmarks.warm import (
     CLIENTS,
     SECONDS,
     SEQUENTIAL,
+    Check,
     Plan,
     Throughput,
     _invoke_path,
@@ -44,6 +45,7 @@ from benchmarks.warm import (
 from tests.helpers import client, create_function, running_server
 
 RUNS = 3
+URL_ANSWER = b'{"ok": true}'
 HANDLER = """
 def handler(event, context):
     if "requestContext" in event:
@@ -108,10 +110,11 @@ def main() -> None:
         url_id = (urlsplit(config["FunctionUrl"]).hostname or "").split(".")[0]
         url_path = f"/_loam/url/{url_id}/"
         invoke_path = _invoke_path(name)
-        results: dict[str, Any] = {"warmed": warm_environments(server, url_path)}
+        url_get = Check("GET", b"", URL_ANSWER)
+        results: dict[str, Any] = {"warmed": warm_environments(server, url_path, url_get)}
         results["url"] = latency_runs(plan, server.port, url_path)
         results["invoke"] = latency_runs(plan, server.port, invoke_path)
-        results["url_throughput"] = throughput_runs(plan, server, url_path)
+        results["url_throughput"] = throughput_runs(plan, server, url_path, url_get)
         results["invoke_throughput"] = throughput_runs(plan, server, invoke_path)
         results["load_tool"] = "wrk -t1" if shutil.which("wrk") else "rawhttp.py (asyncio)"
         results["server"] = _server_description(server)

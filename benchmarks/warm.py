@@ -50,11 +50,13 @@ HANDLER = "def handler(event, context):\n    return event\n"
 EVENT = b'{"hello": "world", "n": 1}'
 
 _WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '%(body)s'
-wrk.headers["Content-Type"] = "application/json"
+wrk.method = "%(method)s"
+if wrk.method == "POST" then
+  wrk.body = '%(body)s'
+  wrk.headers["Content-Type"] = "application/json"
+end
 bad = 0
-local expected = wrk.body
+local expected = '%(expect)s'
 function response(status, headers, body)
   if status ~= 200 or body ~= expected or headers["x-amz-function-error"]
      or headers["X-Amz-Function-Error"] then
@@ -172,15 +174,27 @@ def _other_threads_cpu(pid: int) -> float:
     return total
 
 
-def throughput_once(port: int, path: str, seconds: float) -> Throughput:
+@dataclass(frozen=True)
+class Check:
+    """What a throughput run sends and expects back (``None``: the status only)."""
+    method: str = "POST"
+    body: bytes = EVENT
+    expect: bytes | None = EVENT
+
+
+HEALTH = Check("GET", b"", None)
+
+
+def throughput_once(port: int, path: str, seconds: float, check: Check = Check()) -> Throughput:
     wrk = shutil.which("wrk")
     if wrk is None:
         out = _rawhttp("concurrent", port, path, EVENT.decode(), CLIENTS, seconds)
         return Throughput(out["per_second"], out["requests"], out["errors"])
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(_WRK_SCRIPT % {"body": EVENT.decode()})
+        script.write(_WRK_SCRIPT % {"method": check.method, "body": check.body.decode(),
+                                    "expect": (check.expect or b"").decode()})
         script.flush()
-        method = ["-s", script.name] if not path.startswith("/_loam/") else []
+        method = ["-s", script.name] if check.expect is not None else []
         proc = subprocess.run(
             [wrk, "-t1", f"-c{CLIENTS}", f"-d{round(seconds)}s", "--timeout", "30s", *method,
              f"http://127.0.0.1:{port}{path}"],
@@ -208,13 +222,14 @@ def _parse_wrk_plain(text: str) -> Throughput:
     return Throughput(rate, int(requests), int(errors))
 
 
-def throughput_runs(plan: Plan, server: Server, path: str) -> list[Throughput]:
+def throughput_runs(plan: Plan, server: Server, path: str,
+                    check: Check = Check()) -> list[Throughput]:
     """Repeated runs, each with the CPU it cost per request (loam, its environments)."""
     results: list[Throughput] = []
     for _ in range(plan.runs):
         before = _cpu_seconds(server.process.pid)
         threads_before = _other_threads_cpu(server.process.pid)
-        run = throughput_once(server.port, path, SECONDS)
+        run = throughput_once(server.port, path, SECONDS, check)
         after = _cpu_seconds(server.process.pid)
         threads_after = _other_threads_cpu(server.process.pid)
         if run.requests:
@@ -231,10 +246,10 @@ def environments(server: Server) -> dict[str, int]:
     return doc
 
 
-def warm_environments(server: Server, path: str) -> dict[str, int]:
+def warm_environments(server: Server, path: str, check: Check = Check()) -> dict[str, int]:
     """Run 32 clients until 32 environments exist (each cold start happens here)."""
     for _ in range(10):
-        throughput_once(server.port, path, 3)
+        throughput_once(server.port, path, 3, check)
         if environments(server)["idle"] >= CLIENTS:
             break
     return environments(server)
@@ -324,7 +339,7 @@ def measure(plan: Plan, server: Server, name: str) -> dict[str, Any]:
     results["health"] = latency_runs(plan, server.port, "/_loam/health")
     results["boto3"] = boto3_runs(server, name)
     results["throughput"] = throughput_runs(plan, server, path)
-    results["health_throughput"] = throughput_runs(plan, server, "/_loam/health")
+    results["health_throughput"] = throughput_runs(plan, server, "/_loam/health", HEALTH)
     results["load_tool"] = "wrk -t1" if shutil.which("wrk") else "rawhttp.py (asyncio)"
     return results
 
