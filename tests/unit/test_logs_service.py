@@ -84,6 +84,26 @@ def test_writing_creates_group_and_stream(logs: Logs) -> None:
     assert stream["firstEventTimestamp"] == stream["lastEventTimestamp"] == 1_700_000_000_000
 
 
+def test_a_batch_keeps_its_order_and_any_text(logs: Logs) -> None:
+    texts = ["plain\n", "emoji 😀 and ünïcode\n", "quotes ' \" and \\ \\n\n", "tab\t cr\r\n",
+             "[1, 2]\n", "{\"json\": true}\n"] * 50  # one batch, one timestamp
+    logs.write(*texts)
+    events = logs("GetLogEvents", logGroupName=GROUP, logStreamName=STREAM,
+                  startFromHead=True, limit=10_000)["events"]
+    assert [e["message"] for e in events] == texts
+    stored = logs("DescribeLogGroups")["logGroups"][0]["storedBytes"]
+    assert stored == sum(len(t.encode()) + 26 for t in texts)
+
+
+def test_a_nul_character_is_kept_where_the_database_can_hold_it(logs: Logs) -> None:
+    logs.write("before\n", "a\x00b\n", "after\n")
+    got = messages(logs("GetLogEvents", logGroupName=GROUP, logStreamName=STREAM,
+                        startFromHead=True))
+    # SQLite keeps it; PostgreSQL text cannot, and stores U+FFFD (the batch is not lost).
+    kept = "a\x00b\n" if logs.service.database.dialect == "sqlite" else "a\ufffdb\n"
+    assert got == ["before\n", kept, "after\n"]
+
+
 def test_get_log_events_tokens(logs: Logs) -> None:
     for i in range(7):
         logs.write(f"m{i}\n")
