@@ -84,23 +84,28 @@ class EnvironmentCgroup:
         _write(self.dirs["pids"] / "pids.max", str(pids_max))
 
     def limit_cpu(self, memory_mb: int) -> None:
-        """CPU proportional to memory: 1,769 MB is one full vCPU.
+        """CPU proportional to memory: 1,769 MB is one full vCPU, at the default weight.
 
         Init runs uncapped, as AWS boosts the Init phase; invocations run capped.
         """
+        self._weigh_cpu(1)
         self._cap_cpu(max(1000, int(PERIOD_US * memory_mb / VCPU_MB)))
 
     def prioritise_cpu(self, factor: int, vcpus: int = 1) -> None:
         """``factor`` times the default CPU weight, within a cap of ``vcpus`` CPUs.
 
-        For a fork server: serial work many environments wait on, which an equal
-        share among hundreds of busy environments would starve.
+        For a fork server, and a fork until it is ready: serial work many
+        environments wait on, which an equal share among hundreds of busy
+        environments would starve.
         """
+        self._weigh_cpu(factor)
+        self._cap_cpu(PERIOD_US * vcpus)
+
+    def _weigh_cpu(self, factor: int) -> None:
         if self.layout.version == 2:
             _write(self.dirs["unified"] / "cpu.weight", str(min(10_000, 100 * factor)))
         else:
             _write(self.dirs["cpu"] / "cpu.shares", str(1024 * factor))
-        self._cap_cpu(PERIOD_US * vcpus)
 
     def _cap_cpu(self, quota: int) -> None:
         """At most ``quota`` µs of CPU time per ``PERIOD_US``."""

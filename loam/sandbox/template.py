@@ -338,6 +338,10 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._phases: list[tuple[str, float]] = [("begin", time.monotonic())]
         self.workdir.mkdir(parents=True)
         self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
+        # Weighed as its template until ready (then ``limit_cpu``): otherwise, while the
+        # template forks others at its own weight, this fork's setup and its runtime's
+        # restore wait behind them.
+        self.cgroup.prioritise_cpu(TEMPLATE_CPU_WEIGHT)
         self._phases.append(("cgroup", time.monotonic()))
         image = self.workdir / "tmp.img"
         sized = await template.take_image(image)
