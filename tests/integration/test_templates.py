@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from loam.sandbox.template import MAX_SPARES
 from tests.helpers import Server, client, start_server
 from tests.integration.sandbox_support import Invocation, deploy, invoke
 
@@ -194,16 +195,17 @@ def test_concurrent_first_invocations_fork_from_a_template_built_at_once(tlam: A
 
 def test_a_burst_that_found_no_spare_ready_leaves_more_spares(tlam: Any) -> None:
     name = deploy(tlam, "tpl-spares", CODE, Timeout=30)
-    # Three new environments at once: one takes the prepared spare, two find none
-    # ready (misses), so the template keeps 1 + 2 spares from then on.
+    # Three new environments at once: one takes the prepared spare, the others
+    # (arriving before another is ready) find none: each such miss leaves one
+    # more spare kept from then on, up to MAX_SPARES.
     runs = _forked(tlam, name, [{"sleep": 2}] * 3)
     assert all(r.ok()["init_type"] == "snap-start" for r in runs)
     deadline = time.monotonic() + 20
-    while _forked_runtimes(name) < 3 + 3:  # the three environments, three spares
+    while _forked_runtimes(name) < 3 + 2:  # the three environments, two spares or more
         assert time.monotonic() < deadline, f"spares: {_forked_runtimes(name) - 3}"
         time.sleep(0.05)
     time.sleep(0.5)
-    assert _forked_runtimes(name) == 6  # no more than that
+    assert _forked_runtimes(name) <= 3 + MAX_SPARES
 
 
 def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
