@@ -367,6 +367,11 @@ class ExecutionEnvironment:
             status, error_type = "crash", await self._crash_type()
         self._invoking = False
         duration = (time.monotonic() - started) * 1000
+        if status == "timeout":
+            # The loop's timers may fire a fraction of a millisecond early (uvloop's are
+            # millisecond timers on its cached clock); a timed-out invocation ran its
+            # whole timeout, as AWS reports it.
+            duration = max(duration, timeout * 1000)
         self.last_used = time.monotonic()
         await self._settle_output()
         self._collecting.clear()
