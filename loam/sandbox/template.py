@@ -57,6 +57,7 @@ from loam.sandbox.environment import (
 )
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.tmpdisks import TmpDisks
+from loam.sandbox.tmpstock import TmpStock
 
 __all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
 
@@ -110,6 +111,7 @@ class TemplateEnvironment(ExecutionEnvironment):
         # Ready for the first fork: /tmp disks (formatted while Init runs) and the helper.
         if self.host.sized_tmp:
             self.manager.disks.warm(self.spec.ephemeral_mb)
+            self.manager.stock.warm(self.spec.ephemeral_mb)
             await self.manager.start_helper()
         self._control, child = socket.socketpair()
         self._extra_fds = [child.fileno()]
@@ -345,9 +347,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         # restore wait behind them.
         self.cgroup.prioritise_cpu(TEMPLATE_CPU_WEIGHT)
         self._phases.append(("cgroup", time.monotonic()))
-        image = self.workdir / "tmp.img"
-        sized = await template.take_image(image)
-        self._phases.append(("disk", time.monotonic()))
+        image = self.workdir / "tmp.img"  # unless a stocked disk is placed (_handshake)
         parent, child = socket.socketpair()
         parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self._status_fd, status_w = os.pipe()
@@ -362,7 +362,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         try:
             template.send_fork(request, [child.fileno(), status_w, output_w])
             child.close()
-            await asyncio.wait_for(self._handshake(parent, image if sized else None),
+            await asyncio.wait_for(self._handshake(parent, image if self.host.sized_tmp else None),
                                    FORK_TIMEOUT_S)
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException as exc:
@@ -455,8 +455,14 @@ class ForkedEnvironment(ExecutionEnvironment):
                 raise EOFError("the fork did not create its namespaces")
             self._phases.append(("unshared", time.monotonic()))
             if image is not None:
-                await self.template.manager.mount_tmp(pid, image, self.uid)
-                self._phases.append(("tmp-mounted", time.monotonic()))
+                manager = self.template.manager
+                if await manager.stock.place(self.spec.ephemeral_mb, pid, self.uid):
+                    self._phases.append(("tmp-placed", time.monotonic()))
+                else:
+                    await self.template.take_image(image)
+                    self._phases.append(("disk", time.monotonic()))
+                    await manager.mount_tmp(pid, image, self.uid)
+                    self._phases.append(("tmp-mounted", time.monotonic()))
             await joining
             self._phases.append(("cgroup-joined", time.monotonic()))
         finally:
@@ -569,6 +575,7 @@ class TemplateManager:
         self._idle_helpers: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
         self._spawning = 0
         self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
+        self.stock = TmpStock(self.disks, work_root.parent / "tmp-stock")
         self._requests = 0
         self._background: set[asyncio.Task[Any]] = set()
         # Templates being built, by key (with the function and when it began), and
@@ -829,6 +836,7 @@ class TemplateManager:
         await asyncio.gather(*(t.drop_spare() for t in templates), return_exceptions=True)
         await asyncio.gather(*(t.destroy("shutdown") for t in templates), *self._background,
                              return_exceptions=True)
+        await self.stock.close()
         await self.disks.close()
         for helper in self._helpers:
             if helper.returncode is None:

@@ -8,7 +8,9 @@ a loop device (autoclear), mounts it detached (``fsopen``/``fsmount``, never
 visible on the host), gives its root to ``UID`` (mode 1777; images are
 formatted root-owned so one serves every environment), enters the mount
 namespace of ``HOST_PID``, moves the mount onto its ``/tmp`` (``move_mount``)
-and returns to its own namespace. It answers
+and returns to its own namespace. A request
+``TICKET stock - IMAGE`` instead mounts the image ahead of need and keeps it;
+``-`` as the IMAGE of a later request places the oldest disk so kept. It answers
 ``TICKET ok`` or ``TICKET error: …`` on one line (the ticket pairs answers with
 requests). The loop device goes when the last mount of the
 disk does, with the environment's mount namespace.
@@ -120,8 +122,28 @@ def mount_here(image: str, target: str, uid: int) -> None:
         os.close(tree)
 
 
-def place(pid: int, image: str, uid: int) -> None:
+# Disks mounted ahead of need (``stock`` requests), oldest first: detached mounts
+# held by descriptor only, so they vanish, loop devices and all, if this process does.
+_STOCK: list[int] = []
+
+
+def stock(image: str) -> None:
+    """Mount ``image`` detached and keep it for a later ``place`` of ``-``; the image
+    file goes (its loop device keeps the disk until the mount is gone)."""
     tree = _detached_mount(image)
+    os.unlink(image)
+    _STOCK.append(tree)
+
+
+def place(pid: int, image: str, uid: int) -> None:
+    """Mount ``image`` (``-``: the oldest stocked disk) on /tmp in ``pid``'s mount
+    namespace, its root owned by ``uid``."""
+    if image == "-":
+        if not _STOCK:
+            raise OSError("no stocked disk")
+        tree = _STOCK.pop(0)
+    else:
+        tree = _detached_mount(image)
     try:
         _prepare_root(tree, uid)
         own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
@@ -149,7 +171,10 @@ def main() -> None:
         try:
             ticket, pid, uid, image = line.split(None, 3)
             image = image.strip()
-            place(int(pid), image, int(uid))
+            if pid == "stock":
+                stock(image)
+            else:
+                place(int(pid), image, int(uid))
             answer = "ok"
         except (OSError, ValueError) as exc:
             answer = f"error: {exc}"
