@@ -42,7 +42,6 @@ import os
 import shutil
 import socket
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ from loam.sandbox.environment import (
 )
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.tmpdisks import TmpDisks
+from loam.sandbox.tmphelper import MountHelper
 from loam.sandbox.tmpstock import TmpStock
 
 __all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
@@ -78,7 +78,6 @@ SPARE_DECAY_S = 60.0
 SPARE_DELAY_S = 0.05
 # At most this many /tmp helpers at once (more start only while all are busy).
 MOUNT_HELPERS = 4
-_HELPER = Path(__file__).resolve().parent / "tmpmount.py"
 _HEADER = struct.Struct("!II")
 _UCRED = struct.Struct("3i")
 
@@ -285,13 +284,6 @@ class TemplateEnvironment(ExecutionEnvironment):
             raise EnvironmentFailed(f"the template is gone: {exc}") from exc
         self.last_used = time.monotonic()
 
-    async def take_image(self, target: Path) -> bool:
-        """Put a formatted /tmp disk for a fork at ``target``; False for a tmpfs /tmp."""
-        if not self.host.sized_tmp:
-            return False
-        await self.manager.disks.take(self.spec.ephemeral_mb, target)
-        return True
-
     async def _teardown(self) -> None:
         if self._monitor is not None and self._monitor is not asyncio.current_task():
             self._monitor.cancel()
@@ -459,7 +451,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                 if await manager.stock.place(self.spec.ephemeral_mb, pid, self.uid):
                     self._phases.append(("tmp-placed", time.monotonic()))
                 else:
-                    await self.template.take_image(image)
+                    await manager.disks.take(self.spec.ephemeral_mb, image)
                     self._phases.append(("disk", time.monotonic()))
                     await manager.mount_tmp(pid, image, self.uid)
                     self._phases.append(("tmp-mounted", time.monotonic()))
@@ -571,12 +563,11 @@ class TemplateManager:
         self._unforkable: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         # The /tmp helpers: every one started, and those waiting for a request.
-        self._helpers: list[asyncio.subprocess.Process] = []
-        self._idle_helpers: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
+        self._helpers: list[MountHelper] = []
+        self._idle_helpers: asyncio.Queue[MountHelper] = asyncio.Queue()
         self._spawning = 0
         self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
         self.stock = TmpStock(self.disks, work_root.parent / "tmp-stock")
-        self._requests = 0
         self._background: set[asyncio.Task[Any]] = set()
         # Templates being built, by key (with the function and when it began), and
         # the keys whose first environment is being started fresh.
@@ -777,15 +768,12 @@ class TemplateManager:
             finally:
                 self._spawning -= 1
 
-    async def _spawn_helper(self) -> asyncio.subprocess.Process:
-        helper = await asyncio.create_subprocess_exec(
-            sys.executable, "-S", "-E", str(_HELPER),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )
+    async def _spawn_helper(self) -> MountHelper:
+        helper = await MountHelper.spawn()
         self._helpers.append(helper)
         return helper
 
-    async def _take_helper(self) -> asyncio.subprocess.Process:
+    async def _take_helper(self) -> MountHelper:
         """An idle helper; a new one while all are busy, up to ``MOUNT_HELPERS``."""
         if self._idle_helpers.empty() and len(self._helpers) + self._spawning < MOUNT_HELPERS:
             self._spawning += 1
@@ -794,7 +782,7 @@ class TemplateManager:
             finally:
                 self._spawning -= 1
         helper = await self._idle_helpers.get()
-        if helper.returncode is not None:  # died (stranded in a namespace): replace it
+        if not helper.alive:  # died (stranded in a namespace): replace it
             self._helpers.remove(helper)
             helper = await self._spawn_helper()
         return helper
@@ -805,27 +793,15 @@ class TemplateManager:
 
         Each helper serves one request at a time; several serve a burst, since
         most of a mount is the kernel waiting (loop device set-up, ext4's
-        superblock read), not CPU. Requests carry a number that the answer
-        repeats: a caller cancelled while waiting (a spare dropped mid-fork)
-        leaves its answer in the pipe, and the helper's next caller must skip it
-        rather than take it for its own.
+        superblock read), not CPU.
         """
         helper = await self._take_helper()
         try:
-            assert helper.stdin is not None and helper.stdout is not None
-            self._requests += 1
-            ticket = str(self._requests)
-            helper.stdin.write(f"{ticket} {pid} {uid} {image}\n".encode())
-            await helper.stdin.drain()
-            while True:
-                line = (await helper.stdout.readline()).decode().strip()
-                number, _, answer = line.partition(" ")
-                if not line or number == ticket:
-                    break
+            answer = await helper.ask(f"{pid} {uid} {image}")
         finally:
             self._idle_helpers.put_nowait(helper)
         if answer != "ok":
-            raise EnvironmentFailed(f"cannot mount /tmp: {answer or 'helper exited'}")
+            raise EnvironmentFailed(f"cannot mount /tmp: {answer}")
 
     async def close(self) -> None:
         self._closed = True
@@ -839,8 +815,5 @@ class TemplateManager:
         await self.stock.close()
         await self.disks.close()
         for helper in self._helpers:
-            if helper.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    helper.kill()
-                await helper.wait()
+            await helper.close()
 

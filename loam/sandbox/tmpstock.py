@@ -23,12 +23,12 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loam.sandbox.environment import EnvironmentFailed
 from loam.sandbox.tmpdisks import TmpDisks
+from loam.sandbox.tmphelper import MountHelper
 
 __all__ = ["TmpStock"]
 
@@ -36,13 +36,12 @@ log = logging.getLogger("loam.sandbox")
 
 DEPTH = 4
 REFILL_DELAY_S = 0.05
-_HELPER = Path(__file__).resolve().parent / "tmpmount.py"
 
 
 @dataclass
 class _Shelf:
     """The mounted disks of one size, and the helper holding them."""
-    helper: asyncio.subprocess.Process | None = None
+    helper: MountHelper | None = None
     count: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     mounting: bool = False  # the helper is mounting the next disk (a place would wait)
@@ -58,7 +57,7 @@ class TmpStock:
         shutil.rmtree(root, ignore_errors=True)  # a killed predecessor's images
         root.mkdir(parents=True, exist_ok=True)
         self._shelves: dict[int, _Shelf] = {}
-        self._requests = 0
+        self._images = 0  # names the stock's image files
         self._closed = False
         self.placed = 0
 
@@ -72,7 +71,7 @@ class TmpStock:
         shelf = self._shelves.get(ephemeral_mb)
         if shelf is None or not shelf.count or shelf.mounting or self._closed:
             return False
-        if shelf.helper is None or shelf.helper.returncode is not None:
+        if shelf.helper is None or not shelf.helper.alive:
             shelf.count = 0  # its disks went with it
             self._refill(shelf, ephemeral_mb)
             return False
@@ -101,10 +100,8 @@ class TmpStock:
                 shelf.refill.cancel()
                 with contextlib.suppress(BaseException):
                     await shelf.refill
-            if shelf.helper is not None and shelf.helper.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    shelf.helper.kill()
-                await shelf.helper.wait()
+            if shelf.helper is not None:
+                await shelf.helper.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- background ------------------------------------------------------------
@@ -117,8 +114,8 @@ class TmpStock:
 
     async def _fill(self, shelf: _Shelf, ephemeral_mb: int) -> None:
         while shelf.count < self.depth and not self._closed:
-            self._requests += 1
-            image = self.root / f"{ephemeral_mb}-{self._requests}.img"
+            self._images += 1
+            image = self.root / f"{ephemeral_mb}-{self._images}.img"
             try:
                 await self.disks.take(ephemeral_mb, image)
                 async with shelf.lock:
@@ -136,26 +133,8 @@ class TmpStock:
             shelf.count += 1
 
     async def _ask(self, shelf: _Shelf, request: str) -> str:
-        """Send one request to the shelf's helper (started if need be), with the lock
-        held; its answer, or an error when the helper is gone (its disks with it)."""
-        helper = shelf.helper
-        if helper is None or helper.returncode is not None:
+        """One request to the shelf's helper (started if need be), with the lock held."""
+        if shelf.helper is None or not shelf.helper.alive:
             shelf.count = 0  # a dead helper's disks went with it
-            helper = shelf.helper = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-E", str(_HELPER),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert helper.stdin is not None and helper.stdout is not None
-        self._requests += 1
-        ticket = str(self._requests)
-        try:
-            helper.stdin.write(f"{ticket} {request}\n".encode())
-            await helper.stdin.drain()
-            while True:  # a caller cancelled mid-answer leaves its answer behind
-                line = (await helper.stdout.readline()).decode().strip()
-                number, _, answer = line.partition(" ")
-                if not line:
-                    return "error: the helper exited"
-                if number == ticket:
-                    return answer
-        except (ConnectionError, BrokenPipeError) as exc:
-            return f"error: {exc}"
+            shelf.helper = await MountHelper.spawn()
+        return await shelf.helper.ask(request)
