@@ -25,8 +25,7 @@ Invariants:
   template when it can be (``template.py``), else started fresh; a function
   opts out with its own environment variable ``LOAM_TEMPLATES=0`` (every
   environment then runs Init). A version's first environment (SnapStart
-  aside) is fresh: its template is built once that environment has served
-  its first invocation (or at once, if another one is wanted before);
+  aside) is fresh, and its template is built alongside it;
 - a runtime that cannot be forked (``prestart_families``: Node.js) gets a
   pre-started pool instead: whenever a version of it has no idle environment
   left, one more is started in the background (one at a time per key), so
@@ -133,8 +132,6 @@ class EnvironmentPool:
         self.work_root = data_dir / "environments"
         self._idle: dict[str, list[tuple[float, ExecutionEnvironment]]] = {}
         self._busy: set[ExecutionEnvironment] = set()
-        # Fresh environments of forking versions, whose template waits for them to return.
-        self._template_after: set[ExecutionEnvironment] = set()
         # Provisioned environments: key → idle ones, key → every live one, key → target.
         self._ready: dict[str, list[ExecutionEnvironment]] = {}
         self._provisioned: dict[str, set[ExecutionEnvironment]] = {}
@@ -193,21 +190,11 @@ class EnvironmentPool:
         self._count_start(spec.function_name)
         await self._relieve_memory()
         env: ExecutionEnvironment | None = None
-        templates = self.templates if self.templates is not None and self._forks(spec) else None
-        if templates is not None:
-            env = await templates.fork(spec)
+        if self.templates is not None and self._forks(spec):
+            env = await self.templates.fork(spec)
         if env is None:
             env = self._factory(spec, "on-demand")
-            try:
-                await self._start(env)
-            except BaseException:
-                if templates is not None:
-                    templates.fresh_started(spec, None)
-                raise
-            if templates is not None:
-                # The version's first environment (or a fallback): its template is
-                # built once it has served this invocation, not while it does.
-                self._template_after.add(env)
+            await self._start(env)
         self._created += 1
         return env
 
@@ -228,10 +215,6 @@ class EnvironmentPool:
 
     async def _give_back(self, env: ExecutionEnvironment) -> None:
         key = env.spec.key
-        if env in self._template_after:
-            self._template_after.discard(env)
-            assert self.templates is not None
-            self.templates.fresh_started(env.spec, env if env.destroyed is None else None)
         if env.destroyed is None and self.templates is not None and self.templates.is_stale(env):
             await env.destroy("retired")
         if env.destroyed is not None:

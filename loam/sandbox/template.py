@@ -17,10 +17,9 @@ the after-restore hooks.
 Invariants:
 - a version's first environment is fresh (SnapStart versions' aside): the
   first invocation waits for one Init, not for a template's Init and a fork;
-  the template is built in the background once that environment has served
-  the invocation, or at once when another environment is wanted before; it runs Init again, in a
-  jail of its own, and its Init logs and duration are reported by nobody
-  (the fresh environment reported its own);
+  the template is built alongside it; it runs Init again, in a jail of its
+  own, and its Init logs and duration are reported by nobody (the fresh
+  environment reported its own);
 - any failure on the template path falls back to a fresh environment (the
   caller gets None); an invocation never fails because of a template;
 - a version whose Init fails, leaves threads running or files in /tmp is
@@ -569,12 +568,10 @@ class TemplateManager:
         self.disks = TmpDisks(host, work_root.parent / "tmp-disks")
         self.stock = TmpStock(self.disks, work_root.parent / "tmp-stock")
         self._background: set[asyncio.Task[Any]] = set()
-        # Templates being built, by key (with the function and when it began), and
-        # the keys whose first environment is being started fresh.
+        # Templates being built, by key (with the function and when it began).
         self._building: dict[str, asyncio.Task[TemplateEnvironment | None]] = {}
         self._build_started: dict[str, tuple[str, float]] = {}
         self._stale_builds: set[str] = set()
-        self._fresh_first: set[str] = set()
         self._built: set[str] = set()  # keys whose template was ever built (or is being)
         self._closed = False
 
@@ -594,7 +591,6 @@ class TemplateManager:
         template is built alongside it (on the other CPU, mostly), so it is ready
         about when that environment is and the version's next environments fork
         at once. A request arriving meanwhile waits for the template and forks.
-        The caller reports the fresh environment's end with ``fresh_started``.
         """
         if spec.key in self._unforkable:
             return None
@@ -631,37 +627,17 @@ class TemplateManager:
         key = spec.key
         if spec.snap_start or key in self._built:
             return False  # a template of this key exists, is being built, or died
-        if key in self._fresh_first:
-            return False  # the first one is starting: this one forks from the template
-        self._fresh_first.add(key)
         # Its template starts alongside (each on a CPU of its own, mostly): ready about
         # when the fresh one is, so the version's next environments fork at once
         # instead of waiting for a second Init after the first invocation.
         self._build(spec, after_fresh=True)
         return True
 
-    def fresh_started(self, spec: EnvironmentSpec, env: ExecutionEnvironment | None) -> None:
-        """The version's first (fresh) environment served its first invocation
-        (``env``), or failed (None). Its template was built alongside; should that
-        build not have happened, it is built now (after a failed Init, none is:
-        the next environment starts fresh and tries again).
-        """
-        if spec.key not in self._fresh_first:
-            return
-        self._fresh_first.discard(spec.key)
-        if spec.key in self._built:
-            return  # another environment was wanted meanwhile: it built the template
-        if env is not None and env.init_error is None and env.destroyed is None:
-            self._build(spec, after_fresh=True)
-
     def _build(self, spec: EnvironmentSpec, after_fresh: bool = False,
                ) -> asyncio.Task[TemplateEnvironment | None]:
         """The version's template being built (one build per key at a time)."""
         task = self._building.get(spec.key)
         if task is None:
-            # Built while the version's first (fresh) environment starts: that one
-            # reports Init, as after it.
-            after_fresh = after_fresh or spec.key in self._fresh_first
             task = asyncio.create_task(self._start_template(spec, after_fresh),
                                        name=f"template-build-{spec.key[:40]}")
             self._building[spec.key] = task
