@@ -124,7 +124,7 @@ class TmpStock:
                         answer = await self._ask(shelf, f"stock - {image}")
                     finally:
                         shelf.mounting = False
-            except (EnvironmentFailed, OSError) as exc:
+            except EnvironmentFailed as exc:
                 answer = f"error: {exc}"
             if answer != "ok":  # the next fork that wants one refills again
                 image.unlink(missing_ok=True)
