@@ -172,8 +172,8 @@ def main() -> None:
         "templates off: cold invoke, 2nd concurrent environment (fresh; the baseline)":
             cold_second,
         "warm invoke, templates off": warm,
-        "templates on (default): 1st environment ever (fresh; its template is built alongside)":
-            tpl_first,
+        "templates on (default): 1st environment ever (the template's Init, then its first "
+        "fork)": tpl_first,
         "templates on (default): 2nd concurrent environment (the prepared spare)": tpl_second,
         "warm invoke, templates on": tpl_warm,
         "300 ms Init, 4 new environments at once: end to end minus the 1 s handler":
@@ -198,11 +198,12 @@ def main() -> None:
         "",
         "A cold invoke gets a new execution environment and runs the handler; a warm "
         "invoke reuses one. Fresh (templates off): cgroup, ext4 `/tmp`, namespaces, jail, "
-        "a new interpreter, Init. Templates on (the default): a version's first environment "
-        "is fresh, and its template is built (Init once more) alongside it; each further "
-        "new environment is a fork, and forks are kept prepared ahead of need (one, plus one "
-        "per new environment that found none ready, up to four), so a new environment "
-        "usually only re-seeds, runs the after-restore hooks and answers. All times "
+        "a new interpreter, Init. Templates on (the default): a version's Init runs once, in "
+        "its template, and every environment of it is a fork (the first reports the Init); "
+        "forks are kept prepared ahead of need (four for a new template, started when its "
+        "Init is done; then one more per new environment that found none ready, up to four, "
+        "one fewer per quiet minute), so a new environment usually only re-seeds, runs the "
+        "after-restore hooks and answers. All times "
         "end to end from a separate client process (boto3 → "
         "response) unless marked server side. The function is a 128 MB echo handler; each "
         "cold round changes an environment variable so the next invoke cannot reuse an "

@@ -24,8 +24,8 @@ Invariants:
   for a SnapStart version, a new environment is forked from its key's
   template when it can be (``template.py``), else started fresh; a function
   opts out with its own environment variable ``LOAM_TEMPLATES=0`` (every
-  environment then runs Init). A version's first environment (SnapStart
-  aside) is fresh, and its template is built alongside it;
+  environment then runs Init). A version's first environment is its
+  template's first fork, and reports the template's Init;
 - a runtime that cannot be forked (``prestart_families``: Node.js) gets a
   pre-started pool instead: whenever a version of it has no idle environment
   left, one more is started in the background (one at a time per key), so

@@ -7,23 +7,22 @@ code at /var/task, its own cgroup) but its runtime lives in a user namespace
 of its own, where it keeps CAP_SYS_ADMIN/CAP_NET_ADMIN (see
 ``jail.become_template_runtime``). It runs Init once, uncapped, and then
 forks environments on request (``runtimes/python/_loam_template.py``): each
-fork gets its own cgroup (loam moves it in before it does anything else),
-its own mount/pid/ipc/uts/net namespaces, its own ext4 /tmp disk (taken
-ready-formatted from ``TmpDisks`` and mounted by the privileged
-``tmpmount.py`` helper, as ext4 cannot be mounted inside a user namespace),
-a fresh /proc and /dev/shm, no capabilities, re-seeded randomness, and runs
-the after-restore hooks.
+fork gets its own cgroup (it moves itself in on v1, loam moves it on v2,
+before it does anything else), its own mount/pid/ipc/uts/net namespaces,
+its own ext4 /tmp disk (taken ready-formatted from ``TmpDisks`` and mounted
+by the privileged ``tmpmount.py`` helper, as ext4 cannot be mounted inside a
+user namespace), a fresh /proc and /dev/shm, no capabilities, re-seeded
+randomness, and runs the after-restore hooks.
 
 Invariants:
-- a version's first environment is fresh (SnapStart versions' aside): the
-  first invocation waits for one Init, not for a template's Init and a fork;
-  the template is built alongside it; it runs Init again, in a jail of its
-  own, and its Init logs and duration are reported by nobody (the fresh
-  environment reported its own);
+- a version's Init runs once, in its template; the version's first
+  environment is its template's first fork and reports that Init (its
+  duration and log lines), every later fork Restore Duration;
 - any failure on the template path falls back to a fresh environment (the
   caller gets None); an invocation never fails because of a template;
 - a version whose Init fails, leaves threads running or files in /tmp is
-  never forked (fresh environments from then on);
+  never forked (fresh environments from then on, the first of them running
+  Init a second time: that is only known once Init has run);
 - a template that died (crash, OOM) is replaced at the next fork;
 - a template is destroyed only when none of its forked environments is left
   (they live inside its pid namespace), once retired or idle past the
@@ -36,49 +35,68 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-import os
 import shutil
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
 
-from loam.sandbox.channel import FrameChannel
+from loam.clock import Clock, SystemClock
 from loam.sandbox.environment import (
-    INIT_TIMEOUT_S,
-    PIDS_MAX,
     EnvironmentFailed,
     EnvironmentSpec,
     ExecutionEnvironment,
 )
+from loam.sandbox.fork import TEMPLATE_CPU_WEIGHT, ForkedEnvironment
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.tmpdisks import TmpDisks
 from loam.sandbox.tmphelper import MountHelper
 from loam.sandbox.tmpstock import TmpStock
 
-__all__ = ["ForkedEnvironment", "TemplateEnvironment", "TemplateManager"]
+__all__ = ["ForkedEnvironment", "SpareDepth", "TemplateEnvironment", "TemplateManager"]
 
 log = logging.getLogger("loam.sandbox")
 
-FORK_TIMEOUT_S = 10.0
 # What each live fork may leave charged to its template's cgroup (see _fit_memory).
 FORK_CHARGE_MB = 2
 FORK_CHARGE_STEP = 16
-# A template's CPU weight, in default weights (see TemplateEnvironment.start).
-TEMPLATE_CPU_WEIGHT = 64
-# Forks a template keeps prepared ahead of need: one, plus one for each new environment
-# that found none ready (a burst), up to MAX_SPARES; one fewer per SPARE_DECAY_S
-# without such a miss.
+# Forks a template keeps prepared ahead of need: MAX_SPARES when new, started as soon
+# as Init is done (a version's first environments are when bursts come: a deploy, a
+# shifted alias, scale from zero), one fewer per SPARE_DECAY_S without a new
+# environment that found none ready (a miss), down to one; one more per miss.
 MAX_SPARES = 4
 SPARE_DECAY_S = 60.0
 # How long after a fork its template starts preparing the next spare.
 SPARE_DELAY_S = 0.05
 # At most this many /tmp helpers at once (more start only while all are busy).
 MOUNT_HELPERS = 4
-_HEADER = struct.Struct("!II")
-_UCRED = struct.Struct("3i")
+
+
+class SpareDepth:
+    """How many spares a template keeps prepared: ``MAX_SPARES`` when new, one more
+    per miss (a new environment that found none ready), one fewer per ``decay_s``
+    without a miss, never fewer than one."""
+
+    def __init__(self, clock: Clock | None = None, decay_s: float = SPARE_DECAY_S,
+                 most: int = MAX_SPARES) -> None:
+        self.clock = clock or SystemClock()
+        self.decay_s = decay_s
+        self.most = most
+        self.value = most
+        self._quiet_since = self.clock.monotonic()
+
+    def missed(self) -> None:
+        self.value = min(self.most, self.value + 1)
+        self._quiet_since = self.clock.monotonic()
+
+    def current(self) -> int:
+        """The depth now, one lower if a quiet ``decay_s`` has passed since the last
+        miss or decrease."""
+        now = self.clock.monotonic()
+        if self.value > 1 and now - self._quiet_since > self.decay_s:
+            self.value -= 1
+            self._quiet_since = now
+        return self.value
 
 
 class TemplateEnvironment(ExecutionEnvironment):
@@ -101,9 +119,8 @@ class TemplateEnvironment(ExecutionEnvironment):
         # Forks prepared ahead of need (``ForkedEnvironment.prepare``), the tasks still
         # preparing more, and how many to keep (see MAX_SPARES).
         self.spares: list[ForkedEnvironment] = []
-        self._preparing: list[asyncio.Task[ForkedEnvironment | None]] = []
-        self.spare_depth = 1
-        self._last_miss = time.monotonic()
+        self._preparing: dict[asyncio.Task[ForkedEnvironment | None], ForkedEnvironment] = {}
+        self.depth = SpareDepth()
 
     async def start(self) -> None:
         # Ready for the first fork: /tmp disks (formatted while Init runs) and the helper.
@@ -205,9 +222,12 @@ class TemplateEnvironment(ExecutionEnvironment):
         """
         if self.spares:
             return self.spares.pop()
-        self._last_miss = time.monotonic()
-        self.spare_depth = min(MAX_SPARES, self.spare_depth + 1)
-        return self._preparing.pop(0) if self._preparing else None
+        self.depth.missed()
+        if not self._preparing:
+            return None
+        task = next(iter(self._preparing))
+        self._preparing.pop(task).hurry()
+        return task
 
     async def finish_spare(
             self, claimed: ForkedEnvironment | asyncio.Task[ForkedEnvironment | None] | None,
@@ -232,37 +252,41 @@ class TemplateEnvironment(ExecutionEnvironment):
         environments only finish one each."""
         if not self.alive or self.retiring:
             return
-        now = time.monotonic()
-        if self.spare_depth > 1 and now - self._last_miss > SPARE_DECAY_S:
-            self.spare_depth -= 1  # a quiet spell: one fewer kept (spares already made stay)
-            self._last_miss = now
-        while len(self.spares) + len(self._preparing) < self.spare_depth:
-            task = asyncio.create_task(self._prepare_spare(), name=f"spare-{self.id}")
-            self._preparing.append(task)
+        while len(self.spares) + len(self._preparing) < self.depth.current():
+            env = ForkedEnvironment(self.spec, self.host, self.manager.work_root, self,
+                                    awaited=False)
+            task = asyncio.create_task(self._prepare_spare(env), name=f"spare-{self.id}")
+            self._preparing[task] = env
             self.manager.own(task)
             task.add_done_callback(self._spare_prepared)
 
-    async def _prepare_spare(self) -> ForkedEnvironment | None:
-        env = ForkedEnvironment(self.spec, self.host, self.manager.work_root, self)
+    async def _prepare_spare(self, env: ForkedEnvironment) -> ForkedEnvironment | None:
         try:
             await env.prepare()
         except Exception as exc:  # the next fork goes the whole way instead
             log.debug("template %s: no spare fork (%s)", self.id, exc)
+            await env.destroy("fork-failed")
             return None
         return env
 
     def _spare_prepared(self, task: asyncio.Task[ForkedEnvironment | None]) -> None:
         if task not in self._preparing:
             return  # claimed while being prepared (the claimant has it), or dropped
-        self._preparing.remove(task)
+        del self._preparing[task]
         if not task.cancelled() and task.exception() is None:
             spare = task.result()
             if spare is not None:
                 self.spares.append(spare)
 
+    async def trim_spares(self) -> None:
+        """Destroy the prepared spares beyond the depth (after quiet spells)."""
+        keep = self.depth.current()
+        while len(self.spares) > keep:
+            await self.spares.pop(0).destroy("idle-timeout")
+
     async def drop_spare(self) -> None:
         """Destroy every spare, prepared or being prepared."""
-        tasks, self._preparing = self._preparing, []
+        tasks, self._preparing = list(self._preparing), {}
         spares, self.spares = self.spares, []
         for task in tasks:
             task.cancel()
@@ -295,258 +319,6 @@ class TemplateEnvironment(ExecutionEnvironment):
         await super()._teardown()
 
 
-class ForkedEnvironment(ExecutionEnvironment):
-    """An environment forked from a template: the template's Init, its own everything else."""
-
-    def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
-                 template: TemplateEnvironment) -> None:
-        super().__init__(spec, host, work_root, "snap-start")
-        self.template = template
-        self.uid = template.uid  # what Init saw
-        # Set by ``prepare``: loam's end of the new channel.
-        self._parent: socket.socket | None = None
-
-    def max_memory_mb(self) -> int:
-        """The template's Init peak (pages this fork shares, charged to the template)
-        plus this fork's own peak: what a fresh environment would report, give or take
-        the pages copied since the fork."""
-        own = self.cgroup.peak_memory_bytes()
-        return math.ceil((self.template.init_peak_bytes + own) / (1024 * 1024))
-
-    async def start(self) -> None:
-        """Fork (unless ``prepare`` already did) and let the new environment run."""
-        if self._parent is None:
-            await self.prepare()
-        await self._activate()
-
-    async def prepare(self) -> None:
-        """Everything up to the last ``go``: cgroup, fork, namespaces, /tmp, an
-        unprivileged runtime waiting.
-
-        A prepared environment (a template's spare) costs a sleeping process
-        and its cgroup until ``start`` finishes it.
-        """
-        await self._fork()
-
-    async def _fork(self) -> None:
-        template = self.template
-        self._phases: list[tuple[str, float]] = [("begin", time.monotonic())]
-        self.workdir.mkdir(parents=True)
-        self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
-        # Weighed as its template until ready (then ``limit_cpu``): otherwise, while the
-        # template forks others at its own weight, this fork's setup and its runtime's
-        # restore wait behind them.
-        self.cgroup.prioritise_cpu(TEMPLATE_CPU_WEIGHT)
-        self._phases.append(("cgroup", time.monotonic()))
-        image = self.workdir / "tmp.img"  # unless a stocked disk is placed (_handshake)
-        parent, child = socket.socketpair()
-        parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        self._status_fd, status_w = os.pipe()
-        os.set_blocking(self._status_fd, False)
-        self._output_fd, output_w = os.pipe()
-        template.adopt(self)
-        request: dict[str, object] = {
-            "hostname": "169.254." + ".".join(str(int(self.id[i : i + 2], 16)) for i in (0, 2)),
-            "env": {"AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-                    "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
-        }
-        try:
-            template.send_fork(request, [child.fileno(), status_w, output_w])
-            child.close()
-            await asyncio.wait_for(self._handshake(parent, image if self.host.sized_tmp else None),
-                                   FORK_TIMEOUT_S)
-            parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-        except BaseException as exc:
-            parent.close()
-            said = self._unread_output()
-            await self.destroy("fork-failed")
-            if isinstance(exc, (OSError, EOFError, TimeoutError, ValueError)):
-                detail = f"; the fork said: {said}" if said else ""
-                raise EnvironmentFailed(f"fork failed: {exc!r}{detail}") from exc
-            raise
-        finally:
-            child.close()
-            os.close(status_w)
-            os.close(output_w)
-        self._parent = parent
-
-    def _unread_output(self) -> str:
-        """What the fork wrote before anyone read its output (why it failed, say)."""
-        fd = self._output_fd
-        if fd is None:
-            return ""
-        os.set_blocking(fd, False)
-        try:
-            return os.read(fd, 4096).decode("utf-8", "replace").strip()
-        except OSError:
-            return ""
-
-    async def _activate(self) -> None:
-        template, parent = self.template, self._parent
-        assert parent is not None
-        started = template.last_used = time.monotonic()
-        self._phases.append(("activate", started))
-        try:
-            _send(parent, {"type": "go"})
-        except OSError as exc:
-            await self.destroy("fork-failed")
-            raise EnvironmentFailed(f"the prepared fork is gone: {exc!r}") from exc
-        parent.setblocking(False)
-        reader, writer = await asyncio.open_unix_connection(sock=parent)
-        self._channel = FrameChannel(reader, writer)
-        logs, init_ms = template.claim_init()
-        for record in logs:
-            self._logs.append(record)
-        self._collecting.set()
-        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
-        try:
-            header, _ = await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
-        except (EOFError, TimeoutError) as exc:
-            await self._drain_pipe()
-            detail = "".join(self._logs.take()).strip() or "the runtime exited"
-            await self.destroy("fork-failed")
-            raise EnvironmentFailed(f"forked environment did not start: {detail}") from exc
-        if header.get("type") != "ready":
-            await self.destroy("fork-failed")
-            raise EnvironmentFailed("forked runtime sent an unexpected first frame")
-        self._phases.append(("ready", time.monotonic()))
-        log.debug("forked %s from template %s: %s", self.id, template.id, ", ".join(
-            f"{name} +{(t - self._phases[i][1]) * 1000:.1f} ms"
-            for i, (name, t) in enumerate(self._phases[1:])))
-        if init_ms is not None:
-            self._init_ms = init_ms  # the first environment of a version reports Init
-        else:
-            self._restore_ms = (time.monotonic() - started) * 1000
-        await self._settle_output()
-        self._collecting.clear()
-        self.cgroup.limit_cpu(self.spec.memory_mb)
-
-    async def _handshake(self, sock: socket.socket, image: Path | None) -> None:
-        """Move C into this cgroup, give its new mount namespace its /tmp, and wait
-        until its runtime (H) is ``prepared``: only the last ``go`` is left."""
-        sock.setblocking(False)
-        header, pid = await _receive_with_pid(sock)
-        if header.get("type") != "hello" or pid is None:
-            raise EOFError("the fork did not say hello")
-        for phase in ("received", "forked"):  # the template's clock is this one (no time ns)
-            stamp = header.get(phase)
-            if isinstance(stamp, float):
-                self._phases.append((f"template-{phase}", stamp))
-        self._phases.append(("hello", time.monotonic()))
-        # A worker thread moves C into this cgroup while C creates its namespaces and
-        # its /tmp is mounted: a move can wait for an RCU grace period (~15 ms after a
-        # quiet spell), which must hold up neither the event loop nor the rest of the
-        # fork. C forks G (and with it everything the environment runs) only after
-        # the next ``go``, sent once it has moved.
-        _send(sock, {"type": "go"})
-        joining = asyncio.ensure_future(asyncio.to_thread(self._join_cgroup, pid))
-        try:
-            header, _ = await _receive_with_pid(sock)
-            if header.get("type") != "unshared":
-                raise EOFError("the fork did not create its namespaces")
-            self._phases.append(("unshared", time.monotonic()))
-            if image is not None:
-                manager = self.template.manager
-                if await manager.stock.place(self.spec.ephemeral_mb, pid, self.uid):
-                    self._phases.append(("tmp-placed", time.monotonic()))
-                else:
-                    await manager.disks.take(self.spec.ephemeral_mb, image)
-                    self._phases.append(("disk", time.monotonic()))
-                    await manager.mount_tmp(pid, image, self.uid)
-                    self._phases.append(("tmp-mounted", time.monotonic()))
-            await joining
-            self._phases.append(("cgroup-joined", time.monotonic()))
-        finally:
-            if not joining.done():  # a failed fork: the thread still ends before teardown
-                await asyncio.wait({joining})
-            if not joining.cancelled():
-                joining.exception()  # retrieved: the fork's own failure is what is raised
-        if image is not None:
-            _send(sock, {"type": "go"})
-        else:
-            _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
-        header, _ = await _receive_with_pid(sock)
-        if header.get("type") != "prepared":
-            raise EOFError("the fork's runtime did not get ready")
-        self._phases.append(("prepared", time.monotonic()))
-
-    def _join_cgroup(self, pid: int) -> None:
-        for procs in self.cgroup.procs_files():
-            procs.write_text(str(pid))
-
-    async def _crash_type(self) -> str:
-        # No wrapper process to wait for: give the reaper (G) time to report.
-        deadline = time.monotonic() + 2
-        while self._status_fd is not None and time.monotonic() < deadline:
-            if self._read_exit_status() is not None:
-                break
-            await asyncio.sleep(0.01)
-        return await super()._crash_type()
-
-    async def _teardown(self) -> None:
-        if self._parent is not None and self._channel is None:
-            self._parent.close()  # a spare destroyed before it was needed
-        await super()._teardown()
-        template = self.template
-        template.release(self)
-        if template.retiring and not template.serving:
-            await template.destroy("retired")
-
-
-def _send(sock: socket.socket, header: dict[str, object]) -> None:
-    head = json.dumps(header).encode()
-    sock.sendall(_HEADER.pack(len(head), 0) + head)
-
-
-async def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int | None]:
-    """One body-less frame and the sender's pid (SCM_CREDENTIALS, in this pid namespace).
-
-    On the event loop itself (``sock`` non-blocking): a fork's handshake never
-    waits for a worker thread, however busy the server's thread pool is.
-    """
-    data = b""
-    pid: int | None = None
-    want = _HEADER.size
-    while len(data) < want:
-        chunk, ancillary = await _recvmsg(sock, want - len(data))
-        if not chunk:
-            raise EOFError("the fork closed its channel")
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and pid is None:
-                pid = _UCRED.unpack(payload[: _UCRED.size])[0]
-        data += chunk
-        if len(data) == _HEADER.size and want == _HEADER.size:
-            head_len, body_len = _HEADER.unpack(data)
-            if body_len or head_len > 4096:
-                raise ValueError("unexpected frame from the fork")
-            want += head_len
-    header = json.loads(data[_HEADER.size :])
-    if not isinstance(header, dict):
-        raise ValueError("malformed frame from the fork")
-    return header, pid
-
-
-async def _recvmsg(sock: socket.socket, size: int) -> tuple[bytes, list[tuple[int, int, bytes]]]:
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            chunk, ancillary, _, _ = sock.recvmsg(size, socket.CMSG_SPACE(_UCRED.size))
-            return chunk, ancillary
-        except BlockingIOError:
-            pass
-        readable: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(sock.fileno(), _wake, readable)
-        try:
-            await readable
-        finally:
-            loop.remove_reader(sock.fileno())
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
 class TemplateManager:
     """The templates of one pool, one per version key, and the /tmp helper."""
 
@@ -572,7 +344,6 @@ class TemplateManager:
         self._building: dict[str, asyncio.Task[TemplateEnvironment | None]] = {}
         self._build_started: dict[str, tuple[str, float]] = {}
         self._stale_builds: set[str] = set()
-        self._built: set[str] = set()  # keys whose template was ever built (or is being)
         self._closed = False
 
     def count(self) -> int:
@@ -586,18 +357,14 @@ class TemplateManager:
     async def fork(self, spec: EnvironmentSpec) -> ExecutionEnvironment | None:
         """A started environment forked from the version's template, or None (go fresh).
 
-        The first environment of a version (SnapStart aside) is fresh, so the
-        first invocation never waits for a template's Init and a fork; the
-        template is built alongside it (on the other CPU, mostly), so it is ready
-        about when that environment is and the version's next environments fork
-        at once. A request arriving meanwhile waits for the template and forks.
+        A version's first environment is forked too: its template's Init is the
+        version's one Init, reported by that environment. Requests that arrive
+        while the template runs Init wait for it, then fork.
         """
         if spec.key in self._unforkable:
             return None
         if getattr(spec.runtime, "family", "python") != "python":
             return None  # the fork server is the Python runtime's
-        if self._first_fresh(spec):
-            return None
         async with self._locks.setdefault(spec.key, asyncio.Lock()):
             template = await self._template(spec)
             if template is None:
@@ -617,31 +384,18 @@ class TemplateManager:
                 async with self._locks[spec.key]:
                     await self._drop(template, "crashed")
             return None
-        # The next spare a little later: forked now, it would take the CPU from this
+        # The next spares a little later: forked now, they would take the CPU from this
         # environment's first invocation (~1.5 ms of its Duration on two CPUs).
         asyncio.get_running_loop().call_later(SPARE_DELAY_S, template.prepare_spare)
         return env
 
-    def _first_fresh(self, spec: EnvironmentSpec) -> bool:
-        """Whether this is the version's first environment, to be started fresh."""
-        key = spec.key
-        if spec.snap_start or key in self._built:
-            return False  # a template of this key exists, is being built, or died
-        # Its template starts alongside (each on a CPU of its own, mostly): ready about
-        # when the fresh one is, so the version's next environments fork at once
-        # instead of waiting for a second Init after the first invocation.
-        self._build(spec, after_fresh=True)
-        return True
-
-    def _build(self, spec: EnvironmentSpec, after_fresh: bool = False,
-               ) -> asyncio.Task[TemplateEnvironment | None]:
+    def _build(self, spec: EnvironmentSpec) -> asyncio.Task[TemplateEnvironment | None]:
         """The version's template being built (one build per key at a time)."""
         task = self._building.get(spec.key)
         if task is None:
-            task = asyncio.create_task(self._start_template(spec, after_fresh),
+            task = asyncio.create_task(self._start_template(spec),
                                        name=f"template-build-{spec.key[:40]}")
             self._building[spec.key] = task
-            self._built.add(spec.key)
             self._build_started[spec.key] = (spec.function_name, time.monotonic())
             self._background.add(task)
 
@@ -666,8 +420,7 @@ class TemplateManager:
         # Shielded: the build is shared, and outlives a caller that gives up.
         return await asyncio.shield(self._build(spec))
 
-    async def _start_template(self, spec: EnvironmentSpec,
-                              after_fresh: bool) -> TemplateEnvironment | None:
+    async def _start_template(self, spec: EnvironmentSpec) -> TemplateEnvironment | None:
         template = TemplateEnvironment(spec, self.host, self.template_root, self)
         try:
             await template.start()
@@ -688,11 +441,9 @@ class TemplateManager:
             await template.destroy("retired")
             return None
         self._templates[spec.key] = template
-        if after_fresh:
-            # The version's first environment reported its own Init and logs: every
-            # fork reports Restore Duration, and the template's Init logs go.
-            template.claim_init()
-            template.prepare_spare()  # the version's next environment is then one message
+        # Its spares at once: the waiting requests claim the first ones, and the
+        # version's first burst (right after its first response) finds the rest.
+        template.prepare_spare()
         return template
 
     async def _drop(self, template: TemplateEnvironment, reason: str) -> None:
@@ -734,6 +485,8 @@ class TemplateManager:
                 del self._templates[key]
                 await template.drop_spare()
                 await template.destroy("idle-timeout")
+            else:
+                await template.trim_spares()
 
     async def start_helper(self) -> None:
         """Have one /tmp helper ready (before a version's first fork)."""

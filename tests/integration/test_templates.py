@@ -135,13 +135,13 @@ def _wait_until_forkable(function_name: str, timeout: float = 20) -> None:
 
 
 def _forked(lam: Any, name: str, events: list[dict[str, Any]]) -> list[Invocation]:
-    """``events`` at once, each in an environment forked from the version's template.
+    """``events`` at once, each in a new environment forked from the version's template.
 
-    The version's first environment is fresh; it is kept busy meanwhile, so
-    none of ``events`` runs in it.
+    The version's first environment (its template's first fork) is kept busy
+    meanwhile, so none of ``events`` runs in it.
     """
     first = invoke(lam, name, {}).ok()
-    assert first["init_type"] == "on-demand" and first["restores"] == 0
+    assert first["init_type"] == "snap-start"
     _wait_until_forkable(name)
     hold_s = 2 + max(float(e.get("sleep", 0)) for e in events)
     with ThreadPoolExecutor(len(events) + 1) as pool:
@@ -152,60 +152,61 @@ def _forked(lam: Any, name: str, events: list[dict[str, Any]]) -> list[Invocatio
     return runs
 
 
-def test_first_environment_is_fresh_and_the_template_follows(tlam: Any) -> None:
+def test_first_environment_is_forked_and_reports_the_one_init(tlam: Any) -> None:
     name = deploy(tlam, "tpl-first", CODE, Timeout=30)
     first = invoke(tlam, name, {"action": "write"})
     body = first.ok()
-    # The version's first environment does not wait for a template: it runs Init itself.
-    assert body["init_type"] == "on-demand" and body["restores"] == 0
+    # The version's Init runs once, in its template; its first environment is the
+    # template's first fork and reports that Init.
+    assert body["init_type"] == "snap-start" and body["restores"] == 1
     assert _has_init(first) and _restore_ms(first) is None
-    assert body["tmp"] == ["mine"] and len(body["procs"]) == 2
-    # The template is built once it is up; later environments are forked from it
-    # and run a second Init of their own: nothing of the first one's state.
-    _wait_until_forkable(name)
+    assert body["tmp"] == ["mine"] and body["procs"] == [1, 2]
     assert len(_template_pids(name)) == 1
+    # Later environments are forked from the same template: the same Init's state,
+    # each its own /tmp, Restore Duration instead of Init Duration.
     forked = _forked(tlam, name, [{"sleep": 1}] * 2)
     bodies = [r.ok() for r in forked]
     assert all(b["init_type"] == "snap-start" and b["restores"] == 1 for b in bodies)
     assert all(not _has_init(r) and _restore_ms(r) is not None for r in forked)
-    assert len({b["init_value"] for b in bodies}) == 1
-    assert bodies[0]["init_value"] != body["init_value"]
+    assert {b["init_value"] for b in bodies} == {body["init_value"]}
     assert all(b["tmp"] == [] for b in bodies)
+    assert len({b["stream"] for b in [body, *bodies]}) == 3
 
 
-def test_concurrent_first_invocations_fork_from_a_template_built_at_once(tlam: Any) -> None:
+def test_concurrent_first_invocations_fork_from_one_template(tlam: Any) -> None:
     name = deploy(tlam, "tpl-first-burst", CODE, Timeout=30)
     runs = _concurrently(tlam, name, [{"action": "write", "sleep": 1}] * 4)
     bodies = [r.ok() for r in runs]
     assert len({b["stream"] for b in bodies}) == 4
-    # One fresh environment (the version's first, Init Duration); the others did
-    # not wait for it: forked from the template its second one built.
-    fresh = [r for r, b in zip(runs, bodies, strict=True) if b["init_type"] == "on-demand"]
-    forked = [b for b in bodies if b["init_type"] == "snap-start"]
-    assert len(fresh) == 1 and len(forked) == 3
-    assert _has_init(fresh[0])
-    assert sum(_has_init(r) for r in runs) == 1  # the template's Init is nobody's
+    # All four waited for the one template and forked from it: one Init, reported
+    # once (by whichever environment came first), three restores.
+    assert all(b["init_type"] == "snap-start" for b in bodies)
+    assert sum(_has_init(r) for r in runs) == 1
     assert sum(_restore_ms(r) is not None for r in runs) == 3
-    # One template, whichever of the two (fresh start, template build) ended first.
-    time.sleep(0.5)
     assert len(_template_pids(name)) == 1
-    assert len({b["init_value"] for b in forked}) == 1
-    assert all(b["restores"] == 1 and b["tmp"] == ["mine"] for b in forked)
+    assert len({b["init_value"] for b in bodies}) == 1
+    assert all(b["restores"] == 1 and b["tmp"] == ["mine"] for b in bodies)
 
 
-def test_a_burst_that_found_no_spare_ready_leaves_more_spares(tlam: Any) -> None:
+def test_a_new_template_prepares_spares_for_the_first_burst(tlam: Any) -> None:
     name = deploy(tlam, "tpl-spares", CODE, Timeout=30)
-    # Three new environments at once: one takes the prepared spare, the others
-    # (arriving before another is ready) find none: each such miss leaves one
-    # more spare kept from then on, up to MAX_SPARES.
+    # Right after its first fork, a new template prepares MAX_SPARES more: the
+    # version's first burst finds them ready, and each burst's environments are
+    # replaced by new spares, never more than MAX_SPARES of them.
+    invoke(tlam, name, {}).ok()
+    deadline = time.monotonic() + 20
+    while _forked_runtimes(name) < 1 + MAX_SPARES:
+        assert time.monotonic() < deadline, f"spares: {_forked_runtimes(name) - 1}"
+        time.sleep(0.05)
     runs = _forked(tlam, name, [{"sleep": 2}] * 3)
     assert all(r.ok()["init_type"] == "snap-start" for r in runs)
+    assert all(_restore_ms(r) is not None for r in runs)
     deadline = time.monotonic() + 20
-    while _forked_runtimes(name) < 3 + 2:  # the three environments, two spares or more
-        assert time.monotonic() < deadline, f"spares: {_forked_runtimes(name) - 3}"
+    while _forked_runtimes(name) < 1 + 3 + MAX_SPARES:
+        assert time.monotonic() < deadline, f"spares: {_forked_runtimes(name) - 4}"
         time.sleep(0.05)
     time.sleep(0.5)
-    assert _forked_runtimes(name) <= 3 + MAX_SPARES
+    assert _forked_runtimes(name) <= 1 + 3 + MAX_SPARES
 
 
 def test_forked_environments_are_isolated_and_keep_init_state(tlam: Any) -> None:
@@ -343,8 +344,7 @@ def test_crashed_template_is_replaced(tlam: Any) -> None:
     forked = _forked(tlam, name, [{}])[0].ok()
     pids = _template_pids(name)
     assert len(pids) == 1, pids
-    # Killing the template kills its pid namespace, forked environments included;
-    # the version's first (fresh) environment lives on.
+    # Killing the template kills its pid namespace: every environment of the version.
     os.kill(pids[0], signal.SIGKILL)
     deadline = time.monotonic() + 10
     while _forked_pids(name) and time.monotonic() < deadline:
@@ -354,10 +354,13 @@ def test_crashed_template_is_replaced(tlam: Any) -> None:
         hold = pool.submit(invoke, tlam, name, {"sleep": 3})
         time.sleep(0.3)
         runs = list(pool.map(lambda e: invoke(tlam, name, e), [{"sleep": 1}] * 2))
-        assert hold.result().ok()["init_type"] == "on-demand"
-    bodies = [r.ok() for r in runs]
+        held = hold.result()
+    # The next invocations fork from a new template (its Init reported once).
+    bodies = [r.ok() for r in [held, *runs]]
     assert all(b["init_type"] == "snap-start" for b in bodies)
     assert all(b["init_value"] != forked["init_value"] for b in bodies)
+    assert len({b["init_value"] for b in bodies}) == 1
+    assert sum(_has_init(r) for r in [held, *runs]) == 1
     new = _template_pids(name)
     assert len(new) == 1 and new != pids
 
@@ -372,8 +375,9 @@ def test_update_retires_the_template(tlam: Any) -> None:
                                        Environment={"Variables": {"ROUND": "2"}})
     tlam.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    body = invoke(tlam, name, {}).ok()
-    assert body["init_type"] == "on-demand"  # the new configuration's first environment
+    changed = invoke(tlam, name, {})
+    assert _has_init(changed)  # the new configuration's first environment: a new Init
+    assert changed.ok()["init_type"] == "snap-start"
     deadline = time.monotonic() + 10
     while _template_pids(name) in ([], old) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -392,10 +396,11 @@ def test_init_writing_tmp_falls_back_to_fresh_environments(tlam: Any) -> None:
             return {"tmp": os.listdir("/tmp"),
                     "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
     """)
+    # Its template found Init's file: it is dropped, and the version's environments
+    # are fresh (the first one running Init a second time).
     first = invoke(tlam, name, {})
     assert first.ok() == {"tmp": ["from-init"], "init_type": "on-demand"}
     assert _has_init(first)
-    # Its template (built after it) found Init's file: the next environment is fresh too.
     runs = _concurrently(tlam, name, [{"sleep": 1}] * 2)
     assert all(r.ok() == {"tmp": ["from-init"], "init_type": "on-demand"} for r in runs)
     assert sum(_has_init(r) for r in runs) == 1

@@ -40,13 +40,13 @@ def _tmp_mount(pid: int) -> tuple[str, str]:
     return "", ""
 
 
-def _loop_devices() -> int:
+def _loop_devices(under: Path) -> int:
+    """Loop devices backed by files under ``under`` (other tests' come and go meanwhile)."""
     out = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=False)
-    return len(out.stdout.splitlines())
+    return sum(1 for line in out.stdout.splitlines() if str(under) in line)
 
 
 def test_a_fork_gets_a_stocked_disk_and_an_empty_stock_says_so(tmp_path: Path) -> None:
-    loops_before = _loop_devices()
     # A process in a mount namespace of its own, with a /tmp to mount on.
     ns = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "60"])
     try:
@@ -56,7 +56,7 @@ def test_a_fork_gets_a_stocked_disk_and_an_empty_stock_says_so(tmp_path: Path) -
             assert not await stock.place(64, ns.pid, 4242)  # nothing stocked: at once
             stock.warm(64)
             await _stocked(stock, 64, 2)
-            assert _loop_devices() >= loops_before + 2
+            assert _loop_devices(tmp_path) >= 2
             assert await stock.place(64, ns.pid, 4242)
             assert stock.placed == 1
             assert _tmp_mount(ns.pid)[0] == "ext4"
@@ -73,7 +73,7 @@ def test_a_fork_gets_a_stocked_disk_and_an_empty_stock_says_so(tmp_path: Path) -
         ns.kill()
         ns.wait()
     for _ in range(100):  # the placed disk went with the namespace, the stock with close
-        if _loop_devices() <= loops_before:
+        if _loop_devices(tmp_path) == 0:
             break
         time.sleep(0.05)
-    assert _loop_devices() <= loops_before
+    assert _loop_devices(tmp_path) == 0

@@ -2,16 +2,19 @@
 
 A template's runtime has run Init once; it then waits for ``fork`` commands
 on its control socket. Each command brings (SCM_RIGHTS) the new
-environment's channel, its status pipe's write end and its log pipe's write
-end. The template forks C, which:
+environment's channel, its status pipe's write end, its log pipe's write
+end and, on cgroup v1, its cgroup's ``tasks`` files (``joins`` of them).
+The template forks C, which:
 
-1. says ``hello`` on the new channel (loam reads C's host pid from the
-   socket's SCM_CREDENTIALS and moves C into the new environment's cgroup),
+1. joins the new environment's cgroup: on cgroup v1 it moves itself, writing
+   ``0`` to the ``tasks`` files whose descriptors came with the command
+   (loam opened them); otherwise it says ``hello`` on the new channel (loam
+   reads C's host pid from the socket's SCM_CREDENTIALS and moves C) and
    waits for ``go``;
 2. unshares mount, pid, ipc, uts and net namespaces (it holds CAP_SYS_ADMIN
    and CAP_NET_ADMIN in the template's user namespace), says ``unshared``
-   (loam mounts the environment's own /tmp disk into C's mount namespace),
-   waits for ``go``;
+   (loam reads C's pid from it and mounts the environment's own /tmp disk
+   into C's mount namespace), waits for ``go``;
 3. sets the hostname, mounts a fresh /dev/shm, forks G and exits.
 
 G is pid 1 of the new pid namespace: it mounts a fresh /proc, brings the
@@ -178,14 +181,14 @@ def serve(channel, control_fd: int) -> None:
     gc.freeze()
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)
+            msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 16)
         except OSError:
             os._exit(0)
         if not msg:
             os._exit(0)
         request = json.loads(msg)
         request["received"] = time.monotonic()
-        if len(fds) != 3:
+        if len(fds) != 3 + request.get("joins", 0):
             for fd in fds:
                 os.close(fd)
             continue
@@ -225,7 +228,13 @@ def _reap_forks() -> None:
 
 def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
     forked = time.monotonic()
-    chan_fd, status_fd, out_fd = fds
+    chan_fd, status_fd, out_fd, *joins = fds
+    stamps = {"received": request["received"], "forked": forked}
+    # 1. C joins the new environment's cgroup: itself, through the v1 ``tasks``
+    #    files loam opened (this process has one thread), else loam moves it.
+    for fd in joins:
+        os.write(fd, b"0")
+        os.close(fd)
     control.close()
     channel.sock.close()
     os.dup2(out_fd, 1)
@@ -233,13 +242,14 @@ def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
     os.close(out_fd)
     sock = socket.socket(fileno=chan_fd)
     sock.settimeout(10)
-    # 1. C: loam moves this process into the new environment's cgroup.
-    _send(sock, {"type": "hello", "received": request["received"], "forked": forked})
-    _expect_go(sock)
+    if not joins:
+        _send(sock, dict(stamps, type="hello"))
+        _expect_go(sock)
+        stamps = {}
     # 2. new namespaces; loam mounts /tmp into the new mount namespace.
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
                          | CLONE_NEWNET), "unshare")
-    _send(sock, {"type": "unshared"})
+    _send(sock, dict(stamps, type="unshared"))
     go = _expect_go(sock)
     if go.get("tmpfs_mb"):
         _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
