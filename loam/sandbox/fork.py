@@ -95,14 +95,7 @@ class ForkedEnvironment(ExecutionEnvironment):
     async def _fork(self) -> None:
         template = self.template
         self._phases: list[tuple[str, float]] = [("begin", time.monotonic())]
-        # Awaited, weighed as its template until ready (then ``limit_cpu``): otherwise,
-        # while the template forks others at its own weight, this fork's setup and its
-        # runtime's restore wait behind them. A spare yields to everything else until
-        # it is claimed (``hurry``).
-        weight = TEMPLATE_CPU_WEIGHT if self.awaited else SPARE_CPU_WEIGHT
-        joins = await self._make_cgroup(weight)
-        if self.awaited and weight != TEMPLATE_CPU_WEIGHT:
-            self.hurry()  # claimed meanwhile
+        joins = await self._make_cgroup()
         self._phases.append(("cgroup", time.monotonic()))
         image = self.workdir / "tmp.img"  # unless a stocked disk is placed (_handshake)
         try:
@@ -124,6 +117,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         }
         try:
             # v1: C moves itself into this cgroup, first thing (see open_self_join).
+            joined = bool(joins)
             request["joins"] = len(joins)
             template.send_fork(request, [child.fileno(), status_w, output_w, *joins])
             child.close()
@@ -131,8 +125,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                 os.close(fd)
             joins = []
             await asyncio.wait_for(
-                self._handshake(parent, image if self.host.sized_tmp else None,
-                                joined=bool(request["joins"])),
+                self._handshake(parent, image if self.host.sized_tmp else None, joined),
                 FORK_TIMEOUT_S)
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException as exc:
@@ -151,39 +144,44 @@ class ForkedEnvironment(ExecutionEnvironment):
                 os.close(fd)
         self._parent = parent
 
-    async def _make_cgroup(self, weight: float) -> list[int]:
-        """Work directory and cgroup; the cgroup's self-join descriptors (v1), or [].
+    async def _make_cgroup(self) -> list[int]:
+        """Work directory, cgroup and CPU weight; the cgroup's self-join descriptors
+        (v1), or [].
 
-        A spare's in a worker thread: creating a cgroup takes ~1–3 ms of system
-        calls, which would hold up the invocations on the event loop (the first
-        invocation of a version, say, while its template prepares spares). On any
-        failure or cancellation, once the thread is done, the environment is
-        destroyed.
+        Awaited, a fork weighs as its template until ready (then ``limit_cpu``):
+        otherwise, while the template forks others at its own weight, this fork's
+        setup and its runtime's restore wait behind them. A spare yields to
+        everything else until it is claimed (``hurry``), and its directories are
+        made in a worker thread: ~1–3 ms of system calls that would hold up the
+        invocations on the event loop (a version's first, say, while its template
+        prepares spares). An awaited fork's are made at once, on the event loop (in
+        a burst, worker threads would only add their fight for the interpreter
+        lock). On any failure or cancellation, once the thread is done, the
+        environment is destroyed.
         """
         def make() -> list[int]:
             self.workdir.mkdir(parents=True)
             self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
-            self.cgroup.prioritise_cpu(weight)
             return self.cgroup.open_self_join()
 
-        if self.awaited:
-            # An invocation waits for it: at once, on the event loop (in a burst, worker
-            # threads would only add their fight for the interpreter lock).
-            try:
-                joins = make()
-            except OSError as exc:
-                await self.destroy("fork-failed")
-                raise EnvironmentFailed(f"cannot create its cgroup: {exc!r}") from exc
-            self._cgroup_made = True
-            return joins
-        made = asyncio.ensure_future(asyncio.to_thread(make))
+        made: asyncio.Future[list[int]] | None = None
+        joins: list[int] = []
         try:
-            joins = await asyncio.shield(made)
+            if self.awaited:
+                joins = make()
+            else:
+                made = asyncio.ensure_future(asyncio.to_thread(make))
+                joins = await asyncio.shield(made)
+            # Whether an invocation waits for it now: a spare may be claimed meanwhile.
+            self.cgroup.prioritise_cpu(
+                TEMPLATE_CPU_WEIGHT if self.awaited else SPARE_CPU_WEIGHT)
         except BaseException as exc:
-            await asyncio.wait({made})
-            if not made.cancelled() and made.exception() is None:
-                for fd in made.result():
-                    os.close(fd)
+            if made is not None and not joins:
+                await asyncio.wait({made})
+                if not made.cancelled() and made.exception() is None:
+                    joins = made.result()
+            for fd in joins:
+                os.close(fd)
             await self.destroy("fork-failed")
             if isinstance(exc, OSError):
                 raise EnvironmentFailed(f"cannot create its cgroup: {exc!r}") from exc
