@@ -29,7 +29,7 @@ def lambda_handler(event, context):
 
 
 def test_sign_in_lands_on_the_functions_list(page: Page, screenshot: Screenshot) -> None:
-    expect(page.get_by_role("link", name="Account")).to_be_visible()
+    expect(page.get_by_role("link", name="Account", exact=True)).to_be_visible()
     expect(page.get_by_text("us-east-1")).to_be_visible()
     screenshot(page, "signed-in")
     # The theme toggle wins over the system's preference and is remembered.

@@ -71,7 +71,7 @@ def test_account_page_shows_limits_usage_and_cost(page: Page, aws: Callable[[str
     for _ in range(3):
         lam.invoke(FunctionName="account-usage", Payload=b"{}")["Payload"].read()
     settings = lam.get_account_settings()
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     expect(page.get_by_role("heading", name="Account", level=1)).to_be_visible()
     limits = page.get_by_role("region", name="Concurrency and storage")
     expect(limits).to_contain_text(f"{settings['AccountLimit']['ConcurrentExecutions']:,}")
