@@ -134,24 +134,33 @@ class EnvironmentCgroup:
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs.values()]
 
-    def open_self_join(self) -> list[int]:
-        """Descriptors through which a single-threaded process moves itself in, or []
-        where there are none (v2: use ``procs_files``).
+    def self_join_files(self) -> list[Path]:
+        """The files a single-threaded process writes ``0`` to, to move itself in.
 
-        On v1, a thread writing ``0`` to a hierarchy's ``tasks`` file moves only
-        itself, without the global lock that every other move takes; that lock
-        waits for an RCU grace period after a quiet spell (5–20 ms, against
-        ~0.1 ms here). The files are opened here (by root): the kernel checks the
-        opener's credentials, so an unprivileged process can use them, and only on
-        tasks it can name in its own pid namespace. v2 has no such move across
-        domain cgroups (``cgroup.threads`` stays within one).
+        On v1, a thread writing to a hierarchy's ``tasks`` file moves only itself,
+        without the global lock that a move through ``cgroup.procs`` takes; that
+        lock waits for an RCU grace period after a quiet spell (5–20 ms, against
+        ~0.1 ms here). v2 has no such move across domain cgroups
+        (``cgroup.threads`` stays within one): there it is ``cgroup.procs``.
+        """
+        if self.layout.version == 2:
+            return self.procs_files()
+        return [d / "tasks" for d in self.dirs.values()]
+
+    def open_self_join(self) -> list[int]:
+        """Descriptors of ``self_join_files`` (v1), or [] on v2, where a process
+        that has not joined yet is moved by loam (``procs_files``).
+
+        The files are opened here (by root): the kernel checks the opener's
+        credentials, so an unprivileged process can use them, and only on tasks
+        it can name in its own pid namespace.
         """
         if self.layout.version == 2:
             return []
         fds: list[int] = []
         try:
-            for d in self.dirs.values():
-                fds.append(os.open(d / "tasks", os.O_WRONLY | os.O_CLOEXEC))
+            for path in self.self_join_files():
+                fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
         except OSError:
             for fd in fds:
                 os.close(fd)

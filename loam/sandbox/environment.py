@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import math
 import os
@@ -552,11 +553,11 @@ class ExecutionEnvironment:
             "extra_fds": self._extra_fds,
             "env": self._runtime_env(),
         }
-        join = 'for f in $1; do echo $$ > "$f" || exit 125; done; shift; exec "$@"'
-        import json
-
+        # The shell (one thread) moves itself: see EnvironmentCgroup.self_join_files.
+        join = 'for f in $1; do echo 0 > "$f" || exit 125; done; shift; exec "$@"'
         return [
-            "/bin/sh", "-c", join, "loam-env", " ".join(map(str, self.cgroup.procs_files())),
+            "/bin/sh", "-c", join, "loam-env",
+            " ".join(map(str, self.cgroup.self_join_files())),
             "setpriv", "--pdeathsig", "KILL", "--",
             str(self.host.unshare), "--mount", "--pid", "--ipc", "--uts", "--net", "--fork",
             "--kill-child", "--", sys.executable, "-S", "-E", str(_JAIL), json.dumps(jail_spec),

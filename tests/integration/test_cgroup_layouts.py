@@ -42,6 +42,8 @@ def test_v2_layout_limits_and_accounting(tmp_path: Path) -> None:
     group.limit_cpu(128)
     assert (d / "cpu.max").read_text() == "7235 100000"
     assert group.procs_files() == [d / "cgroup.procs"]
+    assert group.self_join_files() == [d / "cgroup.procs"]  # no single-thread move on v2
+    assert group.open_self_join() == []
     (d / "memory.peak").write_text(str(70 * MB))
     assert group.peak_memory_bytes() == 70 * MB
     (d / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
@@ -75,6 +77,9 @@ def test_v1_layout_limits_and_accounting(tmp_path: Path) -> None:
     assert group.peak_memory_bytes() == 12 * MB
     (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
     assert group.oom_kills() == 2
+    # A single-threaded process moves itself through each hierarchy's ``tasks`` file.
+    assert group.self_join_files() == [
+        root / c / "loam" / "env1" / "tasks" for c in ("memory", "cpu", "pids")]
 
 
 def test_remove_parent_only_when_empty(tmp_path: Path) -> None:
