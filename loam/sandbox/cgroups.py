@@ -72,11 +72,17 @@ class EnvironmentCgroup:
             _write(d / "pids.max", str(pids_max))
             return
         for d in self.dirs.values():
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(d)
+            except FileNotFoundError:  # the node's parent cgroup is not there yet
+                d.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                pass
         mem = self.dirs["memory"]
         _write(mem / "memory.limit_in_bytes", str(memory_mb * MB))
-        _write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * MB), optional=True)
-        _write(mem / "memory.swappiness", "0", optional=True)
+        if not _write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * MB), optional=True):
+            # No swap accounting here: keep the kernel from swapping it out instead.
+            _write(mem / "memory.swappiness", "0", optional=True)
         # A process moved in (a template's fork) brings the charges of the pages it
         # copied before the move; otherwise they stay on the template's cgroup and
         # add up there, fork after fork, until the template runs out of memory.
@@ -113,7 +119,7 @@ class EnvironmentCgroup:
         if self.layout.version == 2:
             _write(self.dirs["unified"] / "cpu.max", f"{quota} {PERIOD_US}")
             return
-        _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
+        # cpu.cfs_period_us stays at the kernel's default for a new cgroup: PERIOD_US.
         _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
 
     def set_memory_limit(self, limit_bytes: int) -> None:
@@ -258,9 +264,18 @@ def remove_parent(layout: CgroupLayout) -> None:
             (mount / layout.parent).rmdir()
 
 
-def _write(path: Path, value: str, optional: bool = False) -> None:
+def _write(path: Path, value: str, optional: bool = False) -> bool:
+    """Write one control file (a few system calls: no buffered text file around
+    them, which costs more than the write on the path of every new environment).
+    Returns whether it was written; an optional file that cannot be is skipped."""
     try:
-        path.write_text(value)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
     except OSError:
         if not optional:
             raise
+        return False
+    return True

@@ -53,6 +53,7 @@ TEMPLATE_CPU_WEIGHT = 64
 SPARE_CPU_WEIGHT = 0.125
 _HEADER = struct.Struct("!II")
 _UCRED = struct.Struct("3i")
+_MAX_FRAME = 8 + 4096  # a handshake frame: the length prefix and a small JSON header
 
 
 class ForkedEnvironment(ExecutionEnvironment):
@@ -341,24 +342,29 @@ async def _receive_with_pid(sock: socket.socket) -> tuple[dict[str, object], int
     """One body-less frame and the sender's pid (SCM_CREDENTIALS, in this pid namespace).
 
     On the event loop itself (``sock`` non-blocking): a fork's handshake never
-    waits for a worker thread, however busy the server's thread pool is.
+    waits for a worker thread, however busy the server's thread pool is. The
+    handshake is lockstep (the fork says one thing, then waits for ``go``), so
+    a frame usually arrives whole and is read in one call; bytes beyond it
+    would break that rule and fail the fork.
     """
     data = b""
     pid: int | None = None
-    want = _HEADER.size
-    while len(data) < want:
-        chunk, ancillary = await _recvmsg(sock, want - len(data))
+    want: int | None = None  # the frame's length, once its prefix is in
+    while want is None or len(data) < want:
+        chunk, ancillary = await _recvmsg(sock, _MAX_FRAME - len(data))
         if not chunk:
             raise EOFError("the fork closed its channel")
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and pid is None:
                 pid = _UCRED.unpack(payload[: _UCRED.size])[0]
         data += chunk
-        if len(data) == _HEADER.size and want == _HEADER.size:
-            head_len, body_len = _HEADER.unpack(data)
-            if body_len or head_len > 4096:
+        if want is None and len(data) >= _HEADER.size:
+            head_len, body_len = _HEADER.unpack(data[: _HEADER.size])
+            if body_len or head_len > _MAX_FRAME - _HEADER.size:
                 raise ValueError("unexpected frame from the fork")
-            want += head_len
+            want = _HEADER.size + head_len
+    if len(data) > want:
+        raise ValueError("the fork said more than one thing at once")
     header = json.loads(data[_HEADER.size :])
     if not isinstance(header, dict):
         raise ValueError("malformed frame from the fork")
