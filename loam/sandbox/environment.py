@@ -151,6 +151,8 @@ class ExecutionEnvironment:
         self._output_fd: int | None = None
         self._output: asyncio.ReadTransport | None = None
         self._partial = b""  # output after the last newline, not yet logged
+        self._output_reader: _OutputReader | None = None
+        self._output_taken = 0  # bytes of it the drain task has logged
         self._init_ms: float | None = None
         self._restore_ms: float | None = None
         self._init_error: bytes | None = None
@@ -432,7 +434,7 @@ class ExecutionEnvironment:
     async def _open_output(self) -> asyncio.StreamReader:
         """A stream over the read end of the runtime's stdout/stderr pipe."""
         assert self._output_fd is not None
-        reader = asyncio.StreamReader()
+        reader = self._output_reader = _OutputReader()
         pipe = os.fdopen(self._output_fd, "rb", buffering=0)
         try:
             self._output, _ = await asyncio.get_running_loop().connect_read_pipe(
@@ -447,19 +449,26 @@ class ExecutionEnvironment:
         """Give output already in the pipe (written before the response) time to be logged.
 
         Bounded: a process that never stops writing cannot hold the invocation open.
+        Nothing pending (the usual case) costs one ``select`` and no turn of the loop.
         """
         for _ in range(_SETTLE_ROUNDS):
             if self._spilling.locked():  # the reader waits for the log store: so do we
                 async with self._spilling:
                     pass
-            await asyncio.sleep(0)
-            if self._output_fd is None or not _readable(self._output_fd):
+            if not self._output_pending():
                 break
-        for _ in range(3):  # the drain task's turn to take what the transport read
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the transport's turn to read, the drain task's to log
         if self._partial:
             self._logs.append(self._partial.decode("utf-8", "replace"))
             self._partial = b""
+
+    def _output_pending(self) -> bool:
+        """Output not logged yet: read by the transport but not taken by the drain
+        task, or still in the pipe."""
+        reader = self._output_reader
+        if reader is not None and reader.fed != self._output_taken:
+            return True
+        return self._output_fd is not None and _readable(self._output_fd)
 
     async def _drain_output(self, stream: asyncio.StreamReader) -> None:
         """Collect the runtime's stdout/stderr, only while collecting.
@@ -480,6 +489,7 @@ class ExecutionEnvironment:
             self._partial = data[cut:]
             if cut:
                 await self._collect(data[:cut].decode("utf-8", "replace"))
+            self._output_taken += len(chunk)
         if self._partial:
             self._logs.append(self._partial.decode("utf-8", "replace"))
             self._partial = b""
@@ -620,6 +630,16 @@ async def make_tmp_image(host: HostCapabilities, image: Path, ephemeral_mb: int,
 def tmp_image_mb(ephemeral_mb: int) -> int:
     """Image size that leaves ``ephemeral_mb`` free after ext4's own metadata (~4 %)."""
     return ephemeral_mb + 4 + ephemeral_mb * 5 // 100
+
+
+class _OutputReader(asyncio.StreamReader):
+    """The runtime's output stream, counting what its transport fed it."""
+
+    fed = 0
+
+    def feed_data(self, data: bytes) -> None:  # type: ignore[override]  # always bytes here
+        self.fed += len(data)
+        super().feed_data(data)
 
 
 def _readable(fd: int) -> bool:
