@@ -71,6 +71,7 @@ class Burst:
     log_lines: list[str] = field(default_factory=list)
     phases: dict[str, list[float]] = field(default_factory=dict)  # fork phases, ms
     fork_gaps_ms: list[float] = field(default_factory=list)
+    baseline: int | None = None  # the baseline run right after this burst (its index)
 
 
 # -- /proc --------------------------------------------------------------------
@@ -310,6 +311,16 @@ def render(bursts: list[Burst], baselines: list[dict[str, float]], n_base: int) 
             f"(min / median / max over {len(baselines)}); CPU per bare start "
             f"{spread([b['cpu ms'] for b in baselines], '{:.0f}')} ms.",
         ]
+        paired = [(b, baselines[b.baseline]) for b in bursts if b.baseline is not None]
+        if paired:
+            lines += [
+                "",
+                f"Each templates burst of {n_base} against the baseline run right after it "
+                f"(two at a time): "
+                + ", ".join(f"{b.wall_s:.2f} s / {base['two at a time']:.2f} s = "
+                            f"{b.wall_s / base['two at a time']:.2f}" for b, base in paired)
+                + ".",
+            ]
     lines += [
         "",
         "### Where the time goes",
@@ -396,6 +407,10 @@ def main() -> None:
     args = parser.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.templates]
     bursts: list[Burst] = []
+    n_base = max(args.n)
+    # The baseline runs between the largest bursts, so a burst and its baseline share
+    # a minute of this shared, noisy machine (``render`` puts each beside its burst).
+    baselines: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.n:
             for templates in modes:
@@ -404,11 +419,14 @@ def main() -> None:
                           flush=True)
                     bursts.append(one_burst(n, templates, Path(tmp)))
                     print("\n".join(bursts[-1].log_lines[:5]), flush=True)
+                    if n == n_base and templates and len(baselines) < args.baselines:
+                        bursts[-1].baseline = len(baselines)
+                        baselines.append(bare_interpreters(n_base))
         if args.phases and True in modes:
             print(f"burst: N = {args.phases}, templates on, fork phases", flush=True)
             bursts.append(one_burst(args.phases, True, Path(tmp), phases=True))
-    n_base = max(args.n)
-    baselines = [bare_interpreters(n_base) for _ in range(args.baselines)]
+    while len(baselines) < args.baselines:
+        baselines.append(bare_interpreters(n_base))
     markdown = render(bursts, baselines, n_base)
     print(markdown)
     if args.json:

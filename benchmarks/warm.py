@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -266,12 +265,14 @@ def render(plan: Plan, results: dict[str, Any]) -> str:
     tp: list[Throughput] = results["throughput"]
     hp: list[Throughput] = results["health_throughput"]
     rates = [t.per_second for t in tp]
+    ratios = [t / h.per_second for t, h in zip(rates, hp, strict=True)]
     lines = [
         "## Warm invoke",
         "",
         f"Measured by `make bench` (`benchmarks/warm.py`) on {machine_line()}; "
         f"{results['server']}. The function: `return event` (python3.12 runtime), "
         f"MemorySize {plan.memory_mb} MB, a {len(EVENT)}-byte event. "
+        "Invoke and baseline runs alternate. "
         "Clients run in processes of their own over keep-alive connections to "
         "`127.0.0.1`; every response is checked (200, no `X-Amz-Function-Error`, "
         "the event echoed back). Each row: min / median / max over "
@@ -292,8 +293,8 @@ def render(plan: Plan, results: dict[str, Any]) -> str:
         f"| `GET /_loam/health` (baseline) | {spread(h50, '{:.3f}')} | "
         f"{spread(h99, '{:.3f}')} |",
         "",
-        f"Invoke p50 over the HTTP floor: {statistics.median(inv50) - statistics.median(h50):.3f}"
-        " ms (medians).",
+        "Invoke p50 over the HTTP floor, each run against the health run beside it: "
+        f"{spread([i - h for i, h in zip(inv50, h50, strict=True)], '{:.3f}')} ms.",
         "",
         f"### {CLIENTS} clients at once, one function",
         "",
@@ -310,9 +311,8 @@ def render(plan: Plan, results: dict[str, Any]) -> str:
         _tp_row("warm Invoke", tp),
         _tp_row("`GET /_loam/health` (baseline)", hp),
         "",
-        f"Invoke throughput / health throughput: "
-        f"{statistics.median(rates) / statistics.median([t.per_second for t in hp]):.2f} "
-        "(medians).",
+        "Invoke throughput / health throughput, each run against the health run beside "
+        f"it (they alternate): {spread(ratios)}.",
     ]
     return "\n".join(lines)
 
@@ -332,14 +332,20 @@ def _tp_row(label: str, runs: list[Throughput]) -> str:
 
 
 def measure(plan: Plan, server: Server, name: str) -> dict[str, Any]:
+    """Each invoke run next to a baseline run (alternating), so that a ratio
+    compares two runs of the same minute on this shared, noisy machine."""
     path = _invoke_path(name)
-    results: dict[str, Any] = {}
+    one = Plan(1, plan.memory_mb)
+    results: dict[str, Any] = {"invoke": [], "health": [], "throughput": [],
+                               "health_throughput": []}
     results["warmed"] = warm_environments(server, path)
-    results["invoke"] = latency_runs(plan, server.port, path)
-    results["health"] = latency_runs(plan, server.port, "/_loam/health")
+    for _ in range(plan.runs):
+        results["invoke"] += latency_runs(one, server.port, path)
+        results["health"] += latency_runs(one, server.port, "/_loam/health")
     results["boto3"] = boto3_runs(server, name)
-    results["throughput"] = throughput_runs(plan, server, path)
-    results["health_throughput"] = throughput_runs(plan, server, "/_loam/health", HEALTH)
+    for _ in range(plan.runs):
+        results["throughput"] += throughput_runs(one, server, path)
+        results["health_throughput"] += throughput_runs(one, server, "/_loam/health", HEALTH)
     results["load_tool"] = "wrk -t1" if shutil.which("wrk") else "rawhttp.py (asyncio)"
     return results
 
