@@ -300,7 +300,7 @@ def _become_runtime(channel, sock: socket.socket, status_fd: int, request: dict)
     # Prepared: a spare waits here, isolated and unprivileged, until it is needed.
     _send(sock, {"type": "prepared"})
     _expect_go(sock)
-    channel.sock = sock
+    channel.rebind(sock)
     os.environ.update(request.get("env", {}))
     random.seed()
     run_hooks("get_after_restore")

@@ -43,6 +43,12 @@ class Channel:
         self.sock = socket.socket(fileno=fd)
         self.sock.set_inheritable(False)  # user code's child processes never get it
         self.lock = threading.Lock()
+        self._buffer = bytearray()  # received, not yet taken: a frame is one recv, mostly
+
+    def rebind(self, sock: socket.socket) -> None:
+        """Serve another socket from now on (a template's fork: its own channel)."""
+        self.sock = sock
+        self._buffer = bytearray()
 
     def send(self, header: dict, body: bytes = b"") -> None:
         head = json.dumps(header).encode()
@@ -50,14 +56,15 @@ class Channel:
             self.sock.sendall(_HEADER.pack(len(head), len(body)) + head + body)
 
     def _exact(self, n: int) -> bytes:
-        chunks = []
-        while n:
-            chunk = self.sock.recv(min(n, 1 << 20))
+        buffer = self._buffer
+        while len(buffer) < n:
+            chunk = self.sock.recv(max(1 << 16, min(n - len(buffer), 1 << 20)))
             if not chunk:
                 raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+            buffer += chunk
+        data = bytes(memoryview(buffer)[:n])
+        del buffer[:n]
+        return data
 
     def recv(self) -> tuple[dict, bytes]:
         head_len, body_len = _HEADER.unpack(self._exact(_HEADER.size))
