@@ -84,8 +84,10 @@ class EnvironmentCgroup:
             # No swap accounting here: keep the kernel from swapping it out instead.
             _write(mem / "memory.swappiness", "0", optional=True)
         # A process moved in (a template's fork) brings the charges of the pages it
-        # copied before the move; otherwise they stay on the template's cgroup and
-        # add up there, fork after fork, until the template runs out of memory.
+        # copied before the move, where the kernel still moves charges (newer ones,
+        # 6.18 here, refuse the setting). Otherwise they stay on the template's
+        # cgroup, which is why its limit grows with its forks (``_fit_memory``);
+        # a fork joins its cgroup first thing, so it has copied little by then.
         _write(mem / "memory.move_charge_at_immigrate", "3", optional=True)
         _write(self.dirs["pids"] / "pids.max", str(pids_max))
 
