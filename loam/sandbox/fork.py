@@ -117,7 +117,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                     "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
         }
         try:
-            # v1: C moves itself into this cgroup, first thing (see open_self_join).
+            # v1: the fork moves itself into this cgroup, first thing (open_self_join).
             joined = bool(joins)
             request["joins"] = len(joins)
             template.send_fork(request, [child.fileno(), status_w, output_w, *joins])
@@ -251,15 +251,16 @@ class ForkedEnvironment(ExecutionEnvironment):
         self.cgroup.limit_cpu(self.spec.memory_mb)
 
     async def _handshake(self, sock: socket.socket, image: Path | None, joined: bool) -> None:
-        """Have C in this cgroup, give its new mount namespace its /tmp, and wait
-        until its runtime (H) is ``prepared``: only the last ``go`` is left.
+        """Have the fork (G, the environment's pid 1; see ADR 8) in this cgroup, give
+        its new mount namespace its /tmp, and wait until its runtime (H) is
+        ``prepared``: only the last ``go`` is left.
 
-        ``joined``: C moved itself into this cgroup before anything else (v1) and
+        ``joined``: G moved itself into this cgroup before anything else (v1) and
         says ``unshared`` first. Otherwise (v2) it says ``hello`` and waits while
         a worker thread moves it, beside its unshare and the /tmp mount: that move
         can wait for an RCU grace period (~15 ms after a quiet spell), which must
-        hold up neither the event loop nor the rest of the fork. Either way C
-        forks G (and with it everything the environment runs) only once moved.
+        hold up neither the event loop nor the rest of the fork. Either way G
+        forks H (and with it everything the environment runs) only once moved.
         """
         sock.setblocking(False)
         header, pid = await _receive_with_pid(sock)

@@ -286,6 +286,41 @@ def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any)
     invoke(tlam, name, {}).ok()
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The children of host process ``pid``, each with its state letter."""
+    found: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(ppid) == pid:
+            found[int(entry)] = state
+    return found
+
+
+def test_each_environment_s_pid_1_is_the_template_s_child_and_is_collected(
+        tlam: Any) -> None:
+    """Two forks per environment (ADR 8): the template makes pid 1 itself, which forks
+    the runtime; a pid 1 whose environment ended is collected, not left a zombie."""
+    name = deploy(tlam, "tpl-tree", CODE, Timeout=30, MemorySize=128)
+    runs = _forked(tlam, name, [{"action": "allocate"}, {"sleep": 2}])
+    assert runs[0].payload["errorType"] == "Runtime.OutOfMemory"
+    runs[1].ok()
+    [template] = _template_pids(name)
+    forked = _bootstraps(name, 3)  # every environment's pid 1 and runtime, host pids
+    inits = {pid for pid, ppid in forked.items() if ppid == template}
+    runtimes = {pid for pid, ppid in forked.items() if ppid in inits}
+    assert inits and len(runtimes) == len(inits) == len(forked) // 2, forked
+    deadline = time.monotonic() + 5
+    while "Z" in _children(template).values() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Z" not in _children(template).values(), _children(template)
+
+
 def test_forked_tmp_is_a_sized_disk(tlam: Any) -> None:
     name = deploy(tlam, "tpl-disk", CODE, Timeout=60, MemorySize=1769,
                   EphemeralStorage={"Size": 512})

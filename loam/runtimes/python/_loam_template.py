@@ -4,22 +4,25 @@ A template's runtime has run Init once; it then waits for ``fork`` commands
 on its control socket. Each command brings (SCM_RIGHTS) the new
 environment's channel, its status pipe's write end, its log pipe's write
 end and, on cgroup v1, its cgroup's ``tasks`` files (``joins`` of them).
-The template forks C, which:
+The template makes G, pid 1 of a new pid namespace, directly (a ``clone``
+with CLONE_NEWPID: see ``_clone_pid1``), which:
 
 1. joins the new environment's cgroup: on cgroup v1 it moves itself, writing
    ``0`` to the ``tasks`` files whose descriptors came with the command
    (loam opened them); otherwise it says ``hello`` on the new channel (loam
-   reads C's host pid from the socket's SCM_CREDENTIALS and moves C) and
+   reads G's host pid from the socket's SCM_CREDENTIALS and moves G) and
    waits for ``go``;
-2. unshares mount, pid, ipc, uts and net namespaces (it holds CAP_SYS_ADMIN
+2. unshares mount, ipc, uts and net namespaces (it holds CAP_SYS_ADMIN
    and CAP_NET_ADMIN in the template's user namespace), says ``unshared``
-   (loam reads C's pid from it and mounts the environment's own /tmp disk
-   into C's mount namespace), waits for ``go``;
-3. sets the hostname, mounts a fresh /dev/shm, forks G and exits.
+   (loam reads G's pid from it and mounts the environment's own /tmp disk
+   into G's mount namespace), waits for ``go``;
+3. sets the hostname, mounts a fresh /dev/shm and /proc, brings the
+   loopback up, forks H, drops every capability, then reaps orphans and
+   reports how H ended on the status pipe, as the jail's init does.
 
-G is pid 1 of the new pid namespace: it mounts a fresh /proc, brings the
-loopback up, forks H, drops every capability, then reaps orphans and
-reports how H ended on the status pipe, as the jail's init does. H drops
+Where the clone is not available (an architecture without its number
+here), the template forks C instead, which does steps 1 and 2 with the
+pid namespace among those it unshares, then forks G and exits. H drops
 every capability, refuses itself signals to pid 1, says ``prepared`` and
 waits for a last ``go`` (without a time limit: loam prepares one fork ahead
 of need, a *spare*, and sends it when an environment is wanted); then it
@@ -53,6 +56,10 @@ _CAP_VERSION_3 = 0x20080522
 _HEADER = struct.Struct("!II")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# The same library, called with the interpreter lock held (fork's own rule).
+_pylibc = ctypes.PyDLL(None, use_errno=True)
+_pylibc.syscall.restype = ctypes.c_long
+_CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
 
 
 def _check(ret: int, what: str) -> None:
@@ -175,7 +182,10 @@ def serve(channel, control_fd: int) -> None:
     rebound to the new environment's channel.
     """
     control = socket.socket(fileno=control_fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # Each G is this process's child for as long as its environment lives: collect
+    # it as soon as it ends (the blocking receive below resumes after the handler).
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: _reap_forks())
+    clone = _CLONE_SYSCALL.get(os.uname().machine)
     # Init's objects never move again: the collector leaves them alone, so forks
     # do not copy the pages they live on just by collecting (less memory each).
     gc.freeze()
@@ -194,10 +204,10 @@ def serve(channel, control_fd: int) -> None:
             continue
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        pid = _clone_pid1(clone) if clone is not None else os.fork()
         if pid == 0:
             try:
-                _child(channel, control, request, fds)
+                _child(channel, control, request, fds, pid1=clone is not None)
                 return  # H: serve invocations
             except BaseException as exc:  # the fork failed: tell loam, leave
                 try:
@@ -209,8 +219,35 @@ def serve(channel, control_fd: int) -> None:
         _reap_forks()
 
 
+def _clone_pid1(number: int) -> int:
+    """``os.fork()``, except that the child is pid 1 of a new pid namespace.
+
+    ``os.fork`` takes no flags, and ``unshare(CLONE_NEWPID)`` here would put
+    every later fork in that one namespace. So: the ``clone`` system call as
+    glibc's fork makes it (no new stack: the child runs on a copy of this
+    one), between the interpreter's own before- and after-fork steps, the
+    interpreter lock held throughout. What glibc's fork also does, the child
+    does not need: the template has one thread, so no lock can be held
+    elsewhere; glibc's record of the thread id stays the template's, which
+    G never uses (a thread signalling itself asks the kernel for its id),
+    and H, forked normally, gets its own.
+    """
+    _pylibc.PyOS_BeforeFork()
+    pid = _pylibc.syscall(ctypes.c_long(number), ctypes.c_ulong(CLONE_NEWPID | signal.SIGCHLD),
+                          ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0),
+                          ctypes.c_void_p(0))
+    err = ctypes.get_errno()
+    if pid == 0:
+        _pylibc.PyOS_AfterFork_Child()
+        return 0
+    _pylibc.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
 def _reap_forks() -> None:
-    """Collect the forks (C) that finished; never wait for one.
+    """Collect the children (G, or C) that ended; never wait for one.
 
     A fork prepared ahead of need waits for loam's last ``go`` for as long
     as it stays spare, so the template goes on serving meanwhile.
@@ -226,12 +263,14 @@ def _reap_forks() -> None:
             return
 
 
-def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
+def _child(channel, control: socket.socket, request: dict, fds: list, pid1: bool) -> None:
+    """G (``pid1``: already pid 1 of its pid namespace), or C, which makes G."""
     forked = time.monotonic()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # not the template's reaper: G waits for H
     chan_fd, status_fd, out_fd, *joins = fds
     stamps = {"received": request["received"], "forked": forked}
-    # 1. C joins the new environment's cgroup: itself, through the v1 ``tasks``
-    #    files loam opened (this process has one thread), else loam moves it.
+    # 1. Join the new environment's cgroup: this process moves itself, through the
+    #    v1 ``tasks`` files loam opened (it has one thread), else loam moves it.
     for fd in joins:
         os.write(fd, b"0")
         os.close(fd)
@@ -247,8 +286,8 @@ def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
         _expect_go(sock)
         stamps = {}
     # 2. new namespaces; loam mounts /tmp into the new mount namespace.
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-                         | CLONE_NEWNET), "unshare")
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+    _check(_libc.unshare(flags if pid1 else flags | CLONE_NEWPID), "unshare")
     _send(sock, dict(stamps, type="unshared"))
     go = _expect_go(sock)
     if go.get("tmpfs_mb"):
@@ -256,7 +295,7 @@ def _child(channel, control: socket.socket, request: dict, fds: list) -> None:
                "size={}m,mode=1777".format(go["tmpfs_mb"]))
     socket.sethostname(request["hostname"])
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    if os.fork() != 0:
+    if not pid1 and os.fork() != 0:
         os._exit(0)  # C is done; the template reaps it
     # G: pid 1 of the new pid namespace.
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
