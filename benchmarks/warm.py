@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import machine_line, percentile, spread, write_section
-from tests.helpers import Server, client, create_function, running_server
+from tests.helpers import Server, client, create_function, processes, running_server
 
 RUNS = 5
 SEQUENTIAL = 2000          # timed invokes per latency run
@@ -136,16 +136,9 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    for proc, fields in processes():
+        parents[proc] = int(fields[1])
+        cpu[proc] = (int(fields[11]) + int(fields[12])) / tick
     children = 0.0
     for proc in cpu:
         p = parents.get(proc, 0)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from loam.sandbox.template import MAX_SPARES
-from tests.helpers import Server, client, start_server
+from tests.helpers import Server, client, processes, start_server
 from tests.integration.sandbox_support import Invocation, deploy, invoke
 
 pytestmark = pytest.mark.sandbox
@@ -288,18 +288,7 @@ def test_one_forked_environment_runs_out_of_memory_the_other_survives(tlam: Any)
 
 def _children(pid: int) -> dict[int, str]:
     """The children of host process ``pid``, each with its state letter."""
-    found: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-        if int(ppid) == pid:
-            found[int(entry)] = state
-    return found
+    return {child: fields[0] for child, fields in processes() if int(fields[1]) == pid}
 
 
 def test_each_environment_s_pid_1_is_the_template_s_child_and_is_collected(
