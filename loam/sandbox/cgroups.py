@@ -142,6 +142,12 @@ class EnvironmentCgroup:
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs.values()]
 
+    def move(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) in. Blocking: the kernel may wait for
+        an RCU grace period first (see ``self_join_files``)."""
+        for procs in self.procs_files():
+            _write(procs, str(pid))
+
     def self_join_files(self) -> list[Path]:
         """The files a single-threaded process writes ``0`` to, to move itself in.
 

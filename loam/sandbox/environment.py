@@ -200,17 +200,9 @@ class ExecutionEnvironment:
             child_sock.close()
             os.close(status_w)
             os.close(output_w)
-        reader, writer = await asyncio.open_unix_connection(sock=parent_sock)
-        self._channel = FrameChannel(reader, writer)
-        self._collecting.set()
-        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
-        try:
-            header, body = await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
-        except (EOFError, TimeoutError) as exc:
-            await self._drain_pipe()
-            detail = "".join(self._logs.take()).strip() or "the runtime exited during Init"
-            await self.destroy("init-failed")
-            raise EnvironmentFailed(f"environment did not start: {detail}") from exc
+        header, body = await self._first_frame(
+            parent_sock, "init-failed", "environment did not start",
+            "the runtime exited during Init")
         self._init_ms = (time.monotonic() - started) * 1000
         await self._settle_output()
         self._collecting.clear()
@@ -222,6 +214,24 @@ class ExecutionEnvironment:
         elif header.get("type") != "ready":
             await self.destroy("protocol")
             raise EnvironmentFailed("runtime sent an unexpected first frame")
+
+    async def _first_frame(self, sock: socket.socket, reason: str, failure: str,
+                           silent: str) -> tuple[dict[str, object], bytes]:
+        """Open the channel over ``sock``, collect the runtime's output, and wait (up to
+        Init's timeout) for its first frame other than a log line. When none comes, the
+        environment is destroyed (``reason``) and ``EnvironmentFailed`` says ``failure``
+        and what the runtime printed (else ``silent``)."""
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        self._channel = FrameChannel(reader, writer)
+        self._collecting.set()
+        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
+        try:
+            return await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
+        except (EOFError, TimeoutError) as exc:
+            await self._drain_pipe()
+            detail = "".join(self._logs.take()).strip() or silent
+            await self.destroy(reason)
+            raise EnvironmentFailed(f"{failure}: {detail}") from exc
 
     async def _receive_init(self) -> tuple[dict[str, object], bytes]:
         assert self._channel is not None

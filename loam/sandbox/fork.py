@@ -29,9 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loam.sandbox.channel import FrameChannel
 from loam.sandbox.environment import (
-    INIT_TIMEOUT_S,
     PIDS_MAX,
     EnvironmentFailed,
     EnvironmentSpec,
@@ -221,20 +219,11 @@ class ForkedEnvironment(ExecutionEnvironment):
             await self.destroy("fork-failed")
             raise EnvironmentFailed(f"the prepared fork is gone: {exc!r}") from exc
         parent.setblocking(False)
-        reader, writer = await asyncio.open_unix_connection(sock=parent)
-        self._channel = FrameChannel(reader, writer)
         logs, init_ms = template.claim_init()
         for record in logs:
             self._logs.append(record)
-        self._collecting.set()
-        self._pipe_task = asyncio.create_task(self._drain_output(await self._open_output()))
-        try:
-            header, _ = await asyncio.wait_for(self._receive_init(), INIT_TIMEOUT_S)
-        except (EOFError, TimeoutError) as exc:
-            await self._drain_pipe()
-            detail = "".join(self._logs.take()).strip() or "the runtime exited"
-            await self.destroy("fork-failed")
-            raise EnvironmentFailed(f"forked environment did not start: {detail}") from exc
+        header, _ = await self._first_frame(
+            parent, "fork-failed", "forked environment did not start", "the runtime exited")
         if header.get("type") != "ready":
             await self.destroy("fork-failed")
             raise EnvironmentFailed("forked runtime sent an unexpected first frame")
@@ -271,7 +260,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                 raise EOFError("the fork did not say hello")
             self._phases.append(("hello", time.monotonic()))
             _send(sock, {"type": "go"})
-            joining = asyncio.ensure_future(asyncio.to_thread(self._join_cgroup, pid))
+            joining = asyncio.ensure_future(asyncio.to_thread(self.cgroup.move, pid))
         try:
             if joining is not None:
                 header, pid = await _receive_with_pid(sock)
@@ -310,10 +299,6 @@ class ForkedEnvironment(ExecutionEnvironment):
             stamp = header.get(phase)
             if isinstance(stamp, float):
                 self._phases.append((f"template-{phase}", stamp))
-
-    def _join_cgroup(self, pid: int) -> None:
-        for procs in self.cgroup.procs_files():
-            procs.write_text(str(pid))
 
     async def _crash_type(self) -> str:
         # No wrapper process to wait for: give the reaper (G) time to report.
