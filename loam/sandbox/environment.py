@@ -123,6 +123,9 @@ class InvocationOutcome:
 
 
 class ExecutionEnvironment:
+    # A directory of its own under the work root (its jail's root, its /tmp image).
+    has_workdir = True
+
     def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
                  initialization_type: str = "on-demand", disks: TmpDisks | None = None,
                  ) -> None:
@@ -299,7 +302,8 @@ class ExecutionEnvironment:
         if not await asyncio.to_thread(self.cgroup.destroy):
             log.warning("environment %s: its cgroup outlived it; the next start removes it",
                         self.id)
-        await asyncio.to_thread(shutil.rmtree, self.workdir, True)
+        if self.has_workdir:
+            await asyncio.to_thread(shutil.rmtree, self.workdir, True)
 
     # -- invocations ---------------------------------------------------------
 

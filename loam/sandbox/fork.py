@@ -57,6 +57,8 @@ _MAX_FRAME = 8 + 4096  # a handshake frame: the length prefix and a small JSON h
 class ForkedEnvironment(ExecutionEnvironment):
     """An environment forked from a template: the template's Init, its own everything else."""
 
+    has_workdir = False  # its root is the template's; its /tmp disk, the pool's (_place_tmp)
+
     def __init__(self, spec: EnvironmentSpec, host: HostCapabilities, work_root: Path,
                  template: TemplateEnvironment, awaited: bool = True) -> None:
         super().__init__(spec, host, work_root, "snap-start")
@@ -96,7 +98,6 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._phases: list[tuple[str, float]] = [("begin", time.monotonic())]
         joins = await self._make_cgroup()
         self._phases.append(("cgroup", time.monotonic()))
-        image = self.workdir / "tmp.img"  # unless a stocked disk is placed (_handshake)
         try:
             parent, child = socket.socketpair()
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -124,7 +125,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                 os.close(fd)
             joins = []
             await asyncio.wait_for(
-                self._handshake(parent, image if self.host.sized_tmp else None, joined),
+                self._handshake(parent, self.host.sized_tmp, joined),
                 FORK_TIMEOUT_S)
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException as exc:
@@ -144,8 +145,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._parent = parent
 
     async def _make_cgroup(self) -> list[int]:
-        """Work directory, cgroup and CPU weight; the cgroup's self-join descriptors
-        (v1), or [].
+        """Cgroup and CPU weight; the cgroup's self-join descriptors (v1), or [].
 
         Awaited, a fork weighs as its template until ready (then ``limit_cpu``):
         otherwise, while the template forks others at its own weight, this fork's
@@ -159,7 +159,6 @@ class ForkedEnvironment(ExecutionEnvironment):
         environment is destroyed.
         """
         def make() -> list[int]:
-            self.workdir.mkdir(parents=True)
             self.cgroup.create(self.spec.memory_mb, PIDS_MAX)
             return self.cgroup.open_self_join()
 
@@ -239,7 +238,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._collecting.clear()
         self.cgroup.limit_cpu(self.spec.memory_mb)
 
-    async def _handshake(self, sock: socket.socket, image: Path | None, joined: bool) -> None:
+    async def _handshake(self, sock: socket.socket, sized_tmp: bool, joined: bool) -> None:
         """Have the fork (G, the environment's pid 1; see ADR 8) in this cgroup, give
         its new mount namespace its /tmp, and wait until its runtime (H) is
         ``prepared``: only the last ``go`` is left.
@@ -267,15 +266,8 @@ class ForkedEnvironment(ExecutionEnvironment):
             if header.get("type") != "unshared" or pid is None:
                 raise EOFError("the fork did not create its namespaces")
             self._phases.append(("unshared", time.monotonic()))
-            if image is not None:
-                manager = self.template.manager
-                if await manager.stock.place(self.spec.ephemeral_mb, pid, self.uid):
-                    self._phases.append(("tmp-placed", time.monotonic()))
-                else:
-                    await manager.disks.take(self.spec.ephemeral_mb, image)
-                    self._phases.append(("disk", time.monotonic()))
-                    await manager.mount_tmp(pid, image, self.uid)
-                    self._phases.append(("tmp-mounted", time.monotonic()))
+            if sized_tmp:
+                await self._place_tmp(pid)
             if joining is not None:
                 await joining
                 self._phases.append(("cgroup-joined", time.monotonic()))
@@ -285,7 +277,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                     await asyncio.wait({joining})
                 if not joining.cancelled():
                     joining.exception()  # retrieved: the fork's own failure is what is raised
-        if image is not None:
+        if sized_tmp:
             _send(sock, {"type": "go"})
         else:
             _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})
@@ -293,6 +285,25 @@ class ForkedEnvironment(ExecutionEnvironment):
         if header.get("type") != "prepared":
             raise EOFError("the fork's runtime did not get ready")
         self._phases.append(("prepared", time.monotonic()))
+
+    async def _place_tmp(self, pid: int) -> None:
+        """The fork's /tmp disk, into G's mount namespace: a stocked one if any is
+        mounted already, else a ready image, mounted now. The image is the pool's
+        file, claimed where it lies, and the helper unlinks it once mounted (the
+        loop device keeps the disk until the namespace goes): a fork makes no file
+        or directory of its own, so nothing is left to remove at teardown."""
+        manager = self.template.manager
+        if await manager.stock.place(self.spec.ephemeral_mb, pid, self.uid):
+            self._phases.append(("tmp-placed", time.monotonic()))
+            return
+        image = await manager.disks.claim(self.spec.ephemeral_mb)
+        self._phases.append(("disk", time.monotonic()))
+        try:
+            await manager.mount_tmp(pid, image, self.uid)
+        except BaseException:
+            image.unlink(missing_ok=True)
+            raise
+        self._phases.append(("tmp-mounted", time.monotonic()))
 
     def _stamp_template_phases(self, header: dict[str, object]) -> None:
         for phase in ("received", "forked"):  # the template's clock is this one (no time ns)

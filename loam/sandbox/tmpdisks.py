@@ -5,9 +5,10 @@ A fork's /tmp is an ext4 image of exactly its EphemeralStorage (ADR 0003).
 paid it on every fork. ``TmpDisks`` formats one *golden* image per size
 once (while the first template of that size runs Init) and keeps, per
 size, a few copies ready (a sparse copy of a golden image: ~0.6 ms, no
-process). A fork takes a ready copy by renaming it (``take``); when a
-burst has used them all it copies the golden image itself, off the event
-loop. A background task refills each size to ``depth`` copies.
+process). A fork claims a ready copy where it lies (``claim``; ``take``
+renames it for other callers); when a burst has used them all it copies the
+golden image itself, off the event loop. A background task refills each
+size to ``depth`` copies.
 
 Invariants:
 - every image is formatted root-owned; the /tmp helper hands the disk's
@@ -68,22 +69,40 @@ class TmpDisks:
         self._golden_task(ephemeral_mb)
         self._want()
 
-    async def take(self, ephemeral_mb: int, target: Path) -> None:
-        """Put a formatted image of this size at ``target`` (same file system);
-        any failure is an ``EnvironmentFailed``."""
+    async def claim(self, ephemeral_mb: int) -> Path:
+        """A formatted image of this size, in this pool's directory, now the caller's
+        (to mount, or to unlink); any failure is an ``EnvironmentFailed``.
+
+        A ready copy is handed over as it lies: no file is created, renamed or
+        removed on the way. That matters in a burst: on ext4 without a journal
+        every new inode is placed past all those freed in the last minute (the
+        allocator checks each one's deletion time), so a file or directory made
+        per environment costs more the more environments came and went.
+        """
         ready = self._ready.get(ephemeral_mb)
         try:
             if ready:
                 image = ready.popleft()
                 self._sizes.pop(image, None)
-                os.replace(image, target)
                 self.taken_ready += 1
             else:
                 golden = await self._golden_task(ephemeral_mb)
-                await asyncio.to_thread(_sparse_copy, golden, target)
+                image = self._next_name("copy", ephemeral_mb)
+                await asyncio.to_thread(_sparse_copy, golden, image)
         except OSError as exc:
             raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
         self._want()
+        return image
+
+    async def take(self, ephemeral_mb: int, target: Path) -> None:
+        """Put a formatted image of this size at ``target`` (same file system);
+        any failure is an ``EnvironmentFailed``."""
+        image = await self.claim(ephemeral_mb)
+        try:
+            os.replace(image, target)
+        except OSError as exc:
+            image.unlink(missing_ok=True)
+            raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
 
     async def close(self) -> None:
         self._closed = True
@@ -112,6 +131,10 @@ class TmpDisks:
         self._sizes[image] = _allocated(image)
         return image
 
+    def _next_name(self, kind: str, ephemeral_mb: int) -> Path:
+        self._serial += 1
+        return self.root / f"{kind}-{ephemeral_mb}-{self._serial}.img"
+
     def _want(self) -> None:
         self._wanted.set()
         if self._refill is None and not self._closed:
@@ -136,8 +159,7 @@ class TmpDisks:
             each = self._sizes.get(golden, 0)
             while len(ready) < self.depth and sum(self._sizes.values()) + each <= \
                     self.budget_bytes:
-                self._serial += 1
-                image = self.root / f"ready-{ephemeral_mb}-{self._serial}.img"
+                image = self._next_name("ready", ephemeral_mb)
                 await asyncio.to_thread(_sparse_copy, golden, image)
                 self.copies_made += 1
                 ready.append(image)

@@ -8,7 +8,8 @@ a loop device (autoclear), mounts it detached (``fsopen``/``fsmount``, never
 visible on the host), gives its root to ``UID`` (mode 1777; images are
 formatted root-owned so one serves every environment), enters the mount
 namespace of ``HOST_PID``, moves the mount onto its ``/tmp`` (``move_mount``)
-and returns to its own namespace. A request
+and returns to its own namespace; the image file goes once mounted (its loop
+device keeps the disk). A request
 ``TICKET stock - IMAGE`` instead mounts the image ahead of need and keeps it;
 ``-`` as the IMAGE of a later request places the oldest disk so kept. It answers
 ``TICKET ok`` or ``TICKET error: …`` on one line (the ticket pairs answers with
