@@ -42,10 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.density import cgroup_parent
 from benchmarks.rawhttp import build_request
 from benchmarks.report import machine_line, percentile, spread, write_section
-from tests.helpers import client, create_function, running_server
+from tests.helpers import client, create_function, environment_ids, node_cgroup, running_server
 
 N_DEFAULT = 500
 TARGET_S = 3.0
@@ -100,17 +99,13 @@ def _boottime() -> float:
 
 def environment_processes(data_dir: Path) -> dict[str, list[int]]:
     """Each environment's (and template's) processes, by environment id."""
-    parent = cgroup_parent(data_dir)
+    parent = node_cgroup(data_dir)
     out: dict[str, list[int]] = {}
-    for root in (data_dir / "environments", data_dir / "templates"):
-        if not root.is_dir():
+    for env_id in environment_ids(data_dir, templates=True):
+        try:
+            out[env_id] = [int(p) for p in (parent / env_id / "cgroup.procs").read_text().split()]
+        except OSError:
             continue
-        for d in root.iterdir():
-            try:
-                out[d.name] = [int(p) for p in (parent / d.name / "cgroup.procs")
-                               .read_text().split()]
-            except OSError:
-                continue
     return out
 
 

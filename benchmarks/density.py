@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import statistics
@@ -46,7 +45,14 @@ from typing import Any
 
 from benchmarks.rawhttp import build_request
 from benchmarks.report import machine_line, write_section
-from tests.helpers import Server, client, create_function, running_server
+from tests.helpers import (
+    Server,
+    client,
+    create_function,
+    environment_ids,
+    node_cgroup,
+    running_server,
+)
 
 N_DEFAULT = 100
 WAVE = 25
@@ -62,7 +68,6 @@ HANDLER = (
     "    return 'released'\n"
 )
 MIB = 1024 * 1024
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @dataclass
@@ -138,13 +143,6 @@ def _namespace_pid(pid: int) -> int:
     return pid
 
 
-def cgroup_parent(data_dir: Path) -> Path:
-    """The node's parent cgroup (memory hierarchy on v1, the unified one on v2)."""
-    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
-    v1 = CGROUP_ROOT / "memory" / f"loam-{tag}"
-    return v1 if (CGROUP_ROOT / "memory").is_dir() else CGROUP_ROOT / f"loam-{tag}"
-
-
 def environment_memory(parent: Path, env_id: str) -> EnvironmentMemory:
     d = parent / env_id
     try:
@@ -164,10 +162,9 @@ def environment_memory(parent: Path, env_id: str) -> EnvironmentMemory:
 
 def measure_environments(data_dir: Path) -> tuple[list[EnvironmentMemory],
                                                   list[EnvironmentMemory]]:
-    parent = cgroup_parent(data_dir)
-    envs = sorted(p.name for p in (data_dir / "environments").iterdir() if p.is_dir())
-    tdir = data_dir / "templates"
-    templates = sorted(p.name for p in tdir.iterdir() if p.is_dir()) if tdir.is_dir() else []
+    parent = node_cgroup(data_dir)
+    envs = environment_ids(data_dir)
+    templates = sorted(set(environment_ids(data_dir, templates=True)) - set(envs))
     return ([environment_memory(parent, e) for e in envs],
             [environment_memory(parent, t) for t in templates])
 
@@ -202,12 +199,12 @@ def in_handler(data_dir: Path, seen: set[str]) -> int:
     ``seen`` remembers the environments found there (they stay until the gate
     opens), so each poll reads only the newer ones' ``/proc`` files.
     """
-    parent = cgroup_parent(data_dir)
-    for d in (data_dir / "environments").iterdir():
-        if d.name in seen or not d.is_dir():
+    parent = node_cgroup(data_dir)
+    for env_id in environment_ids(data_dir):
+        if env_id in seen:
             continue
         try:
-            pids = (parent / d.name / "cgroup.procs").read_text().split()
+            pids = (parent / env_id / "cgroup.procs").read_text().split()
         except OSError:
             continue
         for pid in pids:
@@ -216,7 +213,7 @@ def in_handler(data_dir: Path, seen: set[str]) -> int:
             except OSError:
                 continue
             if call in _SLEEPING:
-                seen.add(d.name)
+                seen.add(env_id)
                 break
     return len(seen)
 

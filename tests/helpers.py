@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import signal
@@ -103,6 +104,31 @@ def client(server: Server, service: str = "lambda") -> Any:
         aws_secret_access_key="secret",
         config=Config(retries={"max_attempts": 1}, read_timeout=120),
     )
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def node_cgroup(data_dir: Path) -> Path:
+    """The node's parent cgroup, named after a hash of its data directory (v1: the one
+    in the memory hierarchy; v2: the unified one)."""
+    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
+    memory = CGROUP_ROOT / "memory"
+    return (memory if memory.is_dir() else CGROUP_ROOT) / f"loam-{tag}"
+
+
+def environment_ids(data_dir: Path, templates: bool = False) -> list[str]:
+    """The node's live environments, by id: each has a cgroup of its own (forked ones
+    have no directory). Templates are left out unless ``templates``."""
+    try:
+        ids = sorted(p.name for p in node_cgroup(data_dir).iterdir() if p.is_dir())
+    except FileNotFoundError:
+        return []
+    if templates:
+        return ids
+    tdir = data_dir / "templates"
+    made = {p.name for p in tdir.iterdir() if p.is_dir()} if tdir.is_dir() else set()
+    return [i for i in ids if i not in made]
 
 
 def processes() -> Iterator[tuple[int, list[str]]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.functional.support import b64sha256, deploy, wait_updated
-from tests.helpers import Server, client, make_zip, start_server
+from tests.helpers import Server, client, environment_ids, make_zip, start_server
 
 pytestmark = pytest.mark.sandbox
 
@@ -87,6 +87,7 @@ def test_functions_survive_a_clean_restart(tmp_path: Path) -> None:
     # uvicorn re-raises the signal once shut down; a clean stop destroyed every environment.
     assert first.process.returncode in (0, -signal.SIGTERM), first.log()
     assert not list((data / "environments").iterdir()), first.log()
+    assert not environment_ids(data, templates=True), first.log()
 
     second = start_server(data)
     try:
@@ -104,7 +105,7 @@ def test_functions_survive_a_crash(tmp_path: Path) -> None:
         for name in packages:
             _invoke(lam, name)  # leaves warm environments behind
         before = _snapshot(lam)
-        left = {p.name for p in (data / "environments").iterdir()}
+        left = set(environment_ids(data))
         assert left
     finally:
         _stop(first, signal.SIGKILL)
@@ -112,7 +113,7 @@ def test_functions_survive_a_crash(tmp_path: Path) -> None:
     second = start_server(data)
     try:
         lam = client(second)
-        assert not left & {p.name for p in (data / "environments").iterdir()}, \
+        assert not left & set(environment_ids(data)), \
             "the new server did not sweep the environments of the dead one"
         _check_everything_works(lam, before, packages)
         # New functions and changes work too.

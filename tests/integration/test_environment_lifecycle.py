@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Server, client, start_server
+from tests.helpers import Server, client, environment_ids, start_server
 from tests.integration.sandbox_support import deploy, invoke
 
 pytestmark = pytest.mark.sandbox
@@ -66,9 +66,9 @@ def lifecycle_fn(lam: Any) -> str:
     return deploy(lam, "life", LIFECYCLE_CODE, Timeout=1)
 
 
-def _environment_dirs(server: Server) -> list[Path]:
-    root = server.data_dir / "environments"
-    return [p for p in root.iterdir() if p.is_dir()] if root.exists() else []
+def _environments(server: Server) -> list[str]:
+    """The node's live environments (templates aside): their cgroups."""
+    return environment_ids(server.data_dir)
 
 
 def test_warm_environment_is_reused(lam: Any) -> None:
@@ -231,12 +231,12 @@ def test_idle_environments_expire_after_keep_alive(short_keep_alive: Server) -> 
     first = invoke(lam, name, {})
     assert first.ok()["count"] == 1 and first.report.cold
     # Its environment (and, with templates, a spare fork prepared for the next).
-    assert _environment_dirs(short_keep_alive)
+    assert _environments(short_keep_alive)
     # The reaper (every 5 s) destroys the environment once idle past 1 s.
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and _environment_dirs(short_keep_alive):
+    while time.monotonic() < deadline and _environments(short_keep_alive):
         time.sleep(0.25)
-    assert not _environment_dirs(short_keep_alive)
+    assert not _environments(short_keep_alive)
     after = invoke(lam, name, {})
     assert after.ok()["count"] == 1
     assert after.report.cold
@@ -280,7 +280,7 @@ def test_server_shutdown_leaves_nothing_behind(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert not _node_cgroups(data)
-    assert not _environment_dirs(srv)
+    assert not _environments(srv)
 
 
 def test_killed_server_takes_its_environments_along(tmp_path: Path) -> None:
@@ -306,7 +306,7 @@ def test_killed_server_takes_its_environments_along(tmp_path: Path) -> None:
     again = start_server(data)
     try:
         assert not [p for group in _node_cgroups(data) for p in group.iterdir() if p.is_dir()]
-        assert not _environment_dirs(again)
+        assert not _environments(again)
         assert invoke(client(again), name, {}).ok()["count"] == 1
     finally:
         again.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Server
+from tests.helpers import Server, environment_ids
 from tests.integration.sandbox_support import deploy, invoke
 
 pytestmark = pytest.mark.sandbox
@@ -310,23 +310,23 @@ def test_shell_fork_bomb_is_contained(lam: Any, server: Server, bystander: str) 
     """, Timeout=5)
     result = invoke(lam, name)
     stream = result.log.splitlines()[1]
-    env_dir = server.data_dir / "environments" / environment_id(stream)
+    env = environment_id(stream)
     # The bomb may starve its own runtime (CPU is shared within the environment):
     # either way it stays inside, capped in pids and CPU ...
     if result.function_error is None:
         assert result.payload == "returned"
         assert_platform_healthy(lam, server, bystander)
-        assert env_dir.exists()
+        assert env in environment_ids(server.data_dir)
     else:
         assert result.payload["errorType"] == "Sandbox.Timedout"
     assert_platform_healthy(lam, server, bystander)
     # ... until the environment is destroyed, all of it.
     lam.delete_function(FunctionName=name)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (env_dir.exists() or _cgroups_of(env_dir.name)):
+    while time.monotonic() < deadline and _cgroups_of(env):
         time.sleep(0.2)
-    assert not env_dir.exists()
-    assert not _cgroups_of(env_dir.name)
+    assert not _cgroups_of(env)
+    assert not (server.data_dir / "environments" / env).exists()
     assert_platform_healthy(lam, server, bystander)
 
 
