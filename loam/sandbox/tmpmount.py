@@ -146,6 +146,11 @@ def place(pid: int, image: str, uid: int) -> None:
     else:
         tree = _detached_mount(image)
     try:
+        if image != "-":
+            # As ``stock``: the disk now lives exactly as long as its mount. (loam
+            # unlinks it itself when it gives up a request being served.)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(image)
         _prepare_root(tree, uid)
         own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         target = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)

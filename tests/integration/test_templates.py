@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from loam.sandbox.template import MAX_SPARES
+from loam.sandbox.tmpdisks import DEPTH as TMP_DISK_DEPTH
 from tests.helpers import Server, client, processes, start_server
 from tests.integration.sandbox_support import Invocation, deploy, invoke
 
@@ -310,13 +311,21 @@ def test_each_environment_s_pid_1_is_the_template_s_child_and_is_collected(
     assert "Z" not in _children(template).values(), _children(template)
 
 
-def test_forked_tmp_is_a_sized_disk(tlam: Any) -> None:
+def test_forked_tmp_is_a_sized_disk(tlam: Any, templated: Server) -> None:
     name = deploy(tlam, "tpl-disk", CODE, Timeout=60, MemorySize=1769,
                   EphemeralStorage={"Size": 512})
     runs = _forked(tlam, name, [{"action": "fill", "sleep": 0.5}, {"sleep": 1}])
     body = runs[0].ok()
     assert body["enospc"], body
     assert 512 <= body["written_mb"] < 560
+    # A fork leaves nothing on the host's disk: no work directory, and its image
+    # (a ready one claimed where it lay) went with the mount, to its loop device.
+    data = templated.data_dir
+    stream = runs[1].ok()["stream"]  # (the filling one answers with what it wrote)
+    assert stream.rsplit("]", 1)[1] not in {p.name for p in (data / "environments").iterdir()}
+    images = [p.name for p in (data / "tmp-disks").iterdir()]
+    assert all(n.startswith(("golden-", "ready-")) for n in images), images
+    assert len([n for n in images if n.startswith("ready-")]) <= TMP_DISK_DEPTH, images
 
 
 def _bootstraps(function_name: str, depth: int) -> dict[int, int]:

@@ -1,6 +1,7 @@
 """Ready-formatted /tmp disks: a fork takes one without running mkfs, copies are the
-golden image's bytes, the pool refills in the background within its bounds, and its
-directory is swept at start and removed at close."""
+golden image's bytes, a claimed one is the caller's where it lies, the pool refills
+in the background within its bounds, and its directory is swept at start and removed
+at close."""
 
 from __future__ import annotations
 
@@ -64,6 +65,33 @@ def test_disk_use_stays_within_the_budget(tmp_path: Path) -> None:
         used = sum(os.stat(p).st_blocks * 512 for p in (tmp_path / "disks").iterdir())
         assert used <= 2 << 20
         assert 0 < len(disks._ready[512]) < 50
+        await disks.close()
+
+    asyncio.run(main())
+
+
+def test_a_claimed_disk_is_the_callers_where_it_lies(tmp_path: Path) -> None:
+    """``claim`` hands over a ready image in place (no file made, renamed or removed
+    on the way) or, once none is ready, a copy made for the caller; either is
+    formatted, in the pool's directory, and no longer the pool's to hand out."""
+    root = tmp_path / "disks"
+
+    async def main() -> None:
+        disks = TmpDisks(HOST, root, depth=2)
+        disks.warm(512)
+        await _settle(disks, 512, 2)
+        ready = set(disks._ready[512])
+        golden = root / "golden-512.img"
+        claimed = [await disks.claim(512) for _ in range(3)]
+        assert set(claimed[:2]) == ready  # the ready ones, where they were
+        assert claimed[2] not in ready and claimed[2].parent == root  # made on demand
+        assert len(set(claimed)) == 3
+        for image in claimed:
+            assert filecmp.cmp(golden, image, shallow=False)
+        await _settle(disks, 512, 2)
+        assert not set(claimed) & set(disks._ready[512])  # never handed out twice
+        for image in claimed:  # the caller's now: unlinked once mounted
+            image.unlink()
         await disks.close()
 
     asyncio.run(main())

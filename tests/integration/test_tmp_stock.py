@@ -15,6 +15,7 @@ import pytest
 
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.tmpdisks import TmpDisks
+from loam.sandbox.tmphelper import MountHelper
 from loam.sandbox.tmpstock import TmpStock
 
 HOST = HostCapabilities.detect()
@@ -73,6 +74,38 @@ def test_a_fork_gets_a_stocked_disk_and_an_empty_stock_says_so(tmp_path: Path) -
         ns.kill()
         ns.wait()
     for _ in range(100):  # the placed disk went with the namespace, the stock with close
+        if _loop_devices(tmp_path) == 0:
+            break
+        time.sleep(0.05)
+    assert _loop_devices(tmp_path) == 0
+
+
+def test_a_claimed_disk_mounted_for_a_fork_leaves_no_file(tmp_path: Path) -> None:
+    """With the stock empty a fork mounts a ready image, claimed where it lies: the
+    helper unlinks it once mounted, so the disk (and whatever the function writes
+    to it) goes with the fork's mount namespace, not with the node."""
+    ns = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "60"])
+    try:
+        async def main() -> None:
+            disks = TmpDisks(HOST, tmp_path / "disks", depth=1)
+            disks.warm(64)
+            image = await disks.claim(64)
+            helper = await MountHelper.spawn()
+            try:
+                assert await helper.ask(f"{ns.pid} 4242 {image}") == "ok"
+            finally:
+                await helper.close()
+            assert _tmp_mount(ns.pid)[0] == "ext4"
+            assert os.stat(f"/proc/{ns.pid}/root/tmp").st_uid == 4242
+            assert not image.exists()
+            assert _loop_devices(tmp_path) == 1  # the mount holds the (deleted) image
+            await disks.close()
+
+        asyncio.run(main())
+    finally:
+        ns.kill()
+        ns.wait()
+    for _ in range(100):
         if _loop_devices(tmp_path) == 0:
             break
         time.sleep(0.05)
