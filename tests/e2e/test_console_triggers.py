@@ -200,6 +200,8 @@ def test_function_url_trigger_lists_the_url_by_host_and_by_path(
     page.goto("/console/functions/linky/triggers")
     page.get_by_label("Function URL").check()
     page.get_by_role("button", name="Add trigger").click()
+    # The click's request is the page's own: wait until the page shows a URL.
+    expect(page.get_by_role("row").filter(has_text="/_loam/url/")).to_be_visible()
     function_url = lam.get_function_url_config(FunctionName="linky")["FunctionUrl"]
     row = page.get_by_role("row").filter(has_text=function_url)
     url_id = function_url.split("//")[1].split(".")[0]
