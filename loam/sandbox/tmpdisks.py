@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -88,7 +89,12 @@ class TmpDisks:
             else:
                 golden = await self._golden_task(ephemeral_mb)
                 image = self._next_name("copy", ephemeral_mb)
-                await asyncio.to_thread(_sparse_copy, golden, image)
+                copying = asyncio.ensure_future(asyncio.to_thread(_sparse_copy, golden, image))
+                try:
+                    await asyncio.shield(copying)
+                except asyncio.CancelledError:  # the thread copies on: remove its copy after
+                    copying.add_done_callback(functools.partial(_discard, image))
+                    raise
         except OSError as exc:
             raise EnvironmentFailed(f"cannot make a /tmp disk: {exc}") from exc
         self._want()
@@ -164,6 +170,13 @@ class TmpDisks:
                 self.copies_made += 1
                 ready.append(image)
                 self._sizes[image] = each
+
+
+def _discard(image: Path, copying: asyncio.Future[None]) -> None:
+    """A copy nobody is waiting for any more: gone, however it ended."""
+    if not copying.cancelled():
+        copying.exception()  # retrieved (a failed copy removed its file itself)
+    image.unlink(missing_ok=True)
 
 
 def _allocated(path: Path) -> int:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import filecmp
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from loam.sandbox import tmpdisks
 from loam.sandbox.host import HostCapabilities
 from loam.sandbox.tmpdisks import TmpDisks
 
@@ -92,6 +94,34 @@ def test_a_claimed_disk_is_the_callers_where_it_lies(tmp_path: Path) -> None:
         assert not set(claimed) & set(disks._ready[512])  # never handed out twice
         for image in claimed:  # the caller's now: unlinked once mounted
             image.unlink()
+        await disks.close()
+
+    asyncio.run(main())
+
+
+def test_a_claim_given_up_while_copying_leaves_no_file(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork cancelled while its disk is being copied (a spare dropped mid-fork):
+    the copying thread finishes, and its copy goes."""
+    root = tmp_path / "disks"
+    copy = tmpdisks._sparse_copy
+
+    def slow_copy(source: Path, target: Path) -> None:
+        time.sleep(0.3)
+        copy(source, target)
+
+    async def main() -> None:
+        disks = TmpDisks(HOST, root, depth=0)  # nothing ready: every claim copies
+        disks.warm(512)
+        await disks.take(512, tmp_path / "first.img")  # the golden image is made
+        monkeypatch.setattr(tmpdisks, "_sparse_copy", slow_copy)
+        claim = asyncio.create_task(disks.claim(512))
+        await asyncio.sleep(0.1)  # copying now
+        claim.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await claim
+        await asyncio.sleep(0.5)  # the thread is done
+        assert sorted(p.name for p in root.iterdir()) == ["golden-512.img"]
         await disks.close()
 
     asyncio.run(main())
