@@ -52,6 +52,7 @@ from tests.helpers import (
     environment_ids,
     node_cgroup,
     running_server,
+    template_ids,
 )
 
 N_DEFAULT = 100
@@ -163,8 +164,10 @@ def environment_memory(parent: Path, env_id: str) -> EnvironmentMemory:
 def measure_environments(data_dir: Path) -> tuple[list[EnvironmentMemory],
                                                   list[EnvironmentMemory]]:
     parent = node_cgroup(data_dir)
-    envs = environment_ids(data_dir)
-    templates = sorted(set(environment_ids(data_dir, templates=True)) - set(envs))
+    made = template_ids(data_dir)
+    every = environment_ids(data_dir, templates=True)
+    envs = [i for i in every if i not in made]
+    templates = [i for i in every if i in made]
     return ([environment_memory(parent, e) for e in envs],
             [environment_memory(parent, t) for t in templates])
 

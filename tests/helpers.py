@@ -109,12 +109,22 @@ def client(server: Server, service: str = "lambda") -> Any:
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
+def node_cgroup_name(data_dir: Path) -> str:
+    """The name of the node's parent cgroup(s): a hash of its data directory."""
+    return "loam-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
+
+
 def node_cgroup(data_dir: Path) -> Path:
-    """The node's parent cgroup, named after a hash of its data directory (v1: the one
-    in the memory hierarchy; v2: the unified one)."""
-    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
+    """The node's parent cgroup (v1: the one in the memory hierarchy; v2: the
+    unified one)."""
     memory = CGROUP_ROOT / "memory"
-    return (memory if memory.is_dir() else CGROUP_ROOT) / f"loam-{tag}"
+    return (memory if memory.is_dir() else CGROUP_ROOT) / node_cgroup_name(data_dir)
+
+
+def template_ids(data_dir: Path) -> set[str]:
+    """The node's templates, by id (each has a directory, as well as its cgroup)."""
+    tdir = data_dir / "templates"
+    return {p.name for p in tdir.iterdir() if p.is_dir()} if tdir.is_dir() else set()
 
 
 def environment_ids(data_dir: Path, templates: bool = False) -> list[str]:
@@ -126,8 +136,7 @@ def environment_ids(data_dir: Path, templates: bool = False) -> list[str]:
         return []
     if templates:
         return ids
-    tdir = data_dir / "templates"
-    made = {p.name for p in tdir.iterdir() if p.is_dir()} if tdir.is_dir() else set()
+    made = template_ids(data_dir)
     return [i for i in ids if i not in made]
 
 

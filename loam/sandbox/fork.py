@@ -125,7 +125,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                 os.close(fd)
             joins = []
             await asyncio.wait_for(
-                self._handshake(parent, self.host.sized_tmp, joined),
+                self._handshake(parent, joined),
                 FORK_TIMEOUT_S)
             parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException as exc:
@@ -238,7 +238,7 @@ class ForkedEnvironment(ExecutionEnvironment):
         self._collecting.clear()
         self.cgroup.limit_cpu(self.spec.memory_mb)
 
-    async def _handshake(self, sock: socket.socket, sized_tmp: bool, joined: bool) -> None:
+    async def _handshake(self, sock: socket.socket, joined: bool) -> None:
         """Have the fork (G, the environment's pid 1; see ADR 8) in this cgroup, give
         its new mount namespace its /tmp, and wait until its runtime (H) is
         ``prepared``: only the last ``go`` is left.
@@ -266,7 +266,7 @@ class ForkedEnvironment(ExecutionEnvironment):
             if header.get("type") != "unshared" or pid is None:
                 raise EOFError("the fork did not create its namespaces")
             self._phases.append(("unshared", time.monotonic()))
-            if sized_tmp:
+            if self.host.sized_tmp:
                 await self._place_tmp(pid)
             if joining is not None:
                 await joining
@@ -277,7 +277,7 @@ class ForkedEnvironment(ExecutionEnvironment):
                     await asyncio.wait({joining})
                 if not joining.cancelled():
                     joining.exception()  # retrieved: the fork's own failure is what is raised
-        if sized_tmp:
+        if self.host.sized_tmp:
             _send(sock, {"type": "go"})
         else:
             _send(sock, {"type": "go", "tmpfs_mb": self.spec.ephemeral_mb})

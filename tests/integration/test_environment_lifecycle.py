@@ -4,7 +4,6 @@ configuration changes — each followed by a working invocation."""
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import time
 from collections.abc import Iterator
@@ -14,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Server, client, environment_ids, start_server
+from tests.helpers import (
+    CGROUP_ROOT,
+    Server,
+    client,
+    environment_ids,
+    node_cgroup_name,
+    start_server,
+)
 from tests.integration.sandbox_support import deploy, invoke
 
 pytestmark = pytest.mark.sandbox
@@ -244,9 +250,8 @@ def test_idle_environments_expire_after_keep_alive(short_keep_alive: Server) -> 
 
 
 def _node_cgroups(data_dir: Path) -> list[Path]:
-    """The node's parent cgroups (named after a hash of its data directory)."""
-    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
-    return [p for p in Path("/sys/fs/cgroup").glob(f"*/loam-{tag}") if p.is_dir()]
+    """The node's parent cgroups, one per hierarchy."""
+    return [p for p in CGROUP_ROOT.glob(f"*/{node_cgroup_name(data_dir)}") if p.is_dir()]
 
 
 def _procs(cgroups: list[Path]) -> set[int]:
