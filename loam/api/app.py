@@ -75,8 +75,10 @@ class LambdaApp:
             return
         if scope["type"] != "http":
             return
+        path: str = scope["path"]
+        host = _host(scope)
         for front in self.fronts:
-            if await front.handle(scope, receive, send):
+            if front.wants(path, host) and await front.handle(scope, receive, send):
                 return
         try:
             status, headers, payload = await self._handle(scope, receive)
@@ -193,6 +195,14 @@ class LambdaApp:
                 await self.node.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _host(scope: Scope) -> bytes:
+    """The request's Host header, lowercased (``b""`` without one)."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return bytes(value).lower()
+    return b""
 
 
 async def _read_body(receive: Receive, operation: str) -> bytes:

@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from loam.api import eventstream
 from loam.api.event_source_ops import EVENT_SOURCE_OPERATIONS
 from loam.api.function_url_ops import FUNCTION_URL_OPERATIONS
@@ -112,10 +114,15 @@ def _check_json(payload: bytes) -> None:
     """AWS refuses an event that is not JSON before it looks any further.
 
     An empty payload is allowed; an oversized one is left to the invoke
-    service, which rejects it for its size.
+    service, which rejects it for its size. orjson reads a subset of what the
+    standard library reads (RFC 8259 in UTF-8), ten times as fast: what it
+    refuses gets the standard library's answer (and its error message).
     """
     if payload and len(payload) <= SYNC_PAYLOAD_LIMIT:
-        load_json(payload)
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            load_json(payload)
 
 
 async def put_function_concurrency(node: Node, p: dict[str, Any]) -> dict[str, Any]:

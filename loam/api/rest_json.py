@@ -55,10 +55,8 @@ def parse_request(
         return {}
     params: dict[str, Any] = {}
     payload_name = shape.serialization.get("payload")
-    body_members: dict[str, Shape] = {}
-    for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
+    body_members: list[tuple[str, str, Shape]] = []
+    for name, location, wire, header, member in _layout(shape):
         if location == "uri":
             if wire in path_params:
                 params[name] = _scalar(member, path_params[wire], name)
@@ -70,8 +68,8 @@ def parse_request(
                 else:
                     params[name] = _scalar(member, values[0], name)
         elif location == "header":
-            if wire.lower() in headers:
-                params[name] = _scalar(member, headers[wire.lower()], name)
+            if header in headers:
+                params[name] = _scalar(member, headers[header], name)
         elif location in ("headers", "statusCode"):
             continue
         elif name == payload_name:
@@ -80,18 +78,36 @@ def parse_request(
             elif body:
                 params[name] = from_json(member, load_json(body), name)
         else:
-            body_members[name] = member
+            body_members.append((name, wire, member))
     if body_members:
         doc = load_json(body) if body.strip() else {}
         if not isinstance(doc, dict):
             raise InvalidRequestContentException(
                 "Could not parse request body into json: expected a JSON object"
             )
-        for name, member in body_members.items():
-            wire = member.serialization.get("name", name)
+        for name, wire, member in body_members:
             if doc.get(wire) is not None:
                 params[name] = from_json(member, doc[wire], name)
     return params
+
+
+# Each structure's members as (name, location, wire name, the wire name lowercased as
+# request headers arrive, shape), worked out once per shape: every request walks its
+# operation's input and output shapes.
+_Layout = tuple[tuple[str, str | None, str, str, Shape], ...]
+_LAYOUTS: dict[int, tuple[Shape, _Layout]] = {}
+
+
+def _layout(shape: Shape) -> _Layout:
+    found = _LAYOUTS.get(id(shape))
+    if found is None or found[0] is not shape:
+        members = []
+        for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            members.append((name, location, wire, wire.lower(), member))
+        found = _LAYOUTS[id(shape)] = (shape, tuple(members))
+    return found[1]
 
 
 def load_json(body: bytes) -> Any:
@@ -210,12 +226,10 @@ def serialize_response(
     payload_name = shape.serialization.get("payload")
     doc: dict[str, Any] = {}
     body = b""
-    for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
+    for name, location, wire, _, member in _layout(shape):
         value = output.get(name)
         if value is None:
             continue
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
         if location == "header":
             headers[wire] = str(value).lower() if isinstance(value, bool) else str(value)
         elif location == "statusCode":

@@ -58,47 +58,72 @@ class _Walk:
 
 def _structure(shape: Shape, value: dict[str, Any], prefix: str, walk: _Walk) -> None:
     out = walk.out
-    members = shape.members  # type: ignore[attr-defined, unused-ignore]
-    for name in shape.required_members:  # type: ignore[attr-defined, unused-ignore]
+    required, members = _layout(shape)
+    for name, camel in required:
         if value.get(name) is None:
-            out.append(f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+            out.append(f"Value null at '{prefix}{camel}' failed to satisfy constraint: "
                        "Member must not be null")
-    for name, member in members.items():
-        if value.get(name) is not None:
-            _value(member, value[name], f"{prefix}{_camel(name)}", walk)
+    for name, camel, member in members:
+        item = value.get(name)
+        if item is not None:
+            _value(member, item, prefix + camel, walk)
+
+
+# A structure's (required members, members) with their lowerCamelCase paths, by shape:
+# worked out once, since every request walks its operation's input shape.
+_LAYOUTS: dict[int, tuple[Shape, tuple[tuple[str, str], ...],
+                          tuple[tuple[str, str, Shape], ...]]] = {}
+
+
+def _layout(shape: Shape) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, Shape], ...]]:
+    found = _LAYOUTS.get(id(shape))
+    if found is None or found[0] is not shape:
+        members = shape.members  # type: ignore[attr-defined, unused-ignore]
+        found = _LAYOUTS[id(shape)] = (
+            shape,
+            tuple((name, _camel(name)) for name in shape.required_members),  # type: ignore[attr-defined, unused-ignore]
+            tuple((name, _camel(name), member) for name, member in members.items()),
+        )
+    return found[1], found[2]
+
+
+def _head(value: Any, path: str) -> str:
+    return f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must "
 
 
 def _value(shape: Shape, value: Any, path: str, walk: _Walk) -> None:
     out = walk.out
     meta = shape.metadata
     kind = shape.type_name
-    head = f"Value '{_show(value)}' at '{path}' failed to satisfy constraint: Member must "
     if kind == "structure" and isinstance(value, dict):
         _structure(shape, value, path + ".", walk)
     elif kind == "list" and isinstance(value, list):
-        _length(len(value), meta, head, out)
+        _length(len(value), meta, value, path, out)
         for i, item in enumerate(value):
             _value(shape.member, item, f"{path}.{i + 1}.member", walk)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "map" and isinstance(value, dict):
-        _length(len(value), meta, head, out)
+        _length(len(value), meta, value, path, out)
         for k, v in value.items():
             _value(shape.key, k, f"{path}.{k}.key", walk)  # type: ignore[attr-defined, unused-ignore]
             _value(shape.value, v, f"{path}.{k}.value", walk)  # type: ignore[attr-defined, unused-ignore]
     elif kind == "string" and isinstance(value, str):
-        if "enum" in meta and value not in meta["enum"] and shape.name not in walk.open_enums:
-            out.append(head + "satisfy enum value set: [" + ", ".join(meta["enum"]) + "]")
+        if not meta:
             return
-        _length(len(value), meta, head, out)
+        if "enum" in meta and value not in meta["enum"] and shape.name not in walk.open_enums:
+            out.append(_head(value, path) + "satisfy enum value set: ["
+                       + ", ".join(meta["enum"]) + "]")
+            return
+        _length(len(value), meta, value, path, out)
         pattern = meta.get("pattern")
         if pattern and not _matches(pattern, value):
-            out.append(head + f"satisfy regular expression pattern: {pattern}")
+            out.append(_head(value, path) + f"satisfy regular expression pattern: {pattern}")
     elif kind in ("integer", "long", "double", "float") and isinstance(value, (int, float)):
         if "min" in meta and value < meta["min"]:
-            out.append(head + f"have value greater than or equal to {meta['min']}")
+            out.append(_head(value, path) + f"have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:
-            out.append(head + f"have value less than or equal to {meta['max']}")
+            out.append(_head(value, path) + f"have value less than or equal to {meta['max']}")
     elif kind == "blob" and isinstance(value, bytes):
-        _length(len(value), meta, head, out)
+        _length(len(value), meta, value, path, out)
 
 
 @cache
@@ -118,8 +143,8 @@ def _matches(pattern: str, value: str) -> bool:
     return compiled is None or compiled.fullmatch(value) is not None
 
 
-def _length(length: int, meta: dict[str, Any], head: str, out: list[str]) -> None:
+def _length(length: int, meta: dict[str, Any], value: Any, path: str, out: list[str]) -> None:
     if "min" in meta and length < meta["min"]:
-        out.append(head + f"have length greater than or equal to {meta['min']}")
+        out.append(_head(value, path) + f"have length greater than or equal to {meta['min']}")
     if "max" in meta and length > meta["max"]:
-        out.append(head + f"have length less than or equal to {meta['max']}")
+        out.append(_head(value, path) + f"have length less than or equal to {meta['max']}")

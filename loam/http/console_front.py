@@ -49,6 +49,9 @@ class ConsoleFront:
     def __init__(self, dist: Path = DIST) -> None:
         self.dist = dist.resolve()
 
+    def wants(self, path: str, host: bytes) -> bool:
+        return path == "/" or path.startswith(PREFIX)
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         path: str = scope["path"]
         if not path.startswith(PREFIX):

@@ -47,6 +47,7 @@ PATH_PREFIX = "/_loam/api/"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _TABLE_LIMIT = 4096
 _HOST = re.compile(r"^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.localhost(?::\d+)?$")
+_PATH_PREFIX = "/_loam/api/"
 _PREFIXED = re.compile(r"^/_loam/api/([a-z0-9]+)(/.*)?$")
 
 
@@ -74,6 +75,9 @@ class ExecuteApiFront:
         if table is None:
             table = entry[1][id(deployed)] = RouteTable(deployed.routes)
         return table
+
+    def wants(self, path: str, host: bytes) -> bool:
+        return b".execute-api." in host or path.startswith(_PATH_PREFIX)
 
     def _target(self, scope: Scope) -> tuple[str, str] | None:
         """(api id, raw path as API Gateway sees it) if the request is an HTTP API's."""

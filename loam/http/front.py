@@ -2,7 +2,9 @@
 
 A front looks at each HTTP request before the AWS APIs do (by its Host header
 or a path prefix on the main port) and either answers it completely (True) or
-leaves it alone without reading its body (False).
+leaves it alone without reading its body (False). ``wants`` comes first: a
+cheap, synchronous test that lets the API's own requests (every Invoke) pass
+the fronts without a coroutine each.
 """
 
 from __future__ import annotations
@@ -18,5 +20,10 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class HttpFront(Protocol):
+    def wants(self, path: str, host: bytes) -> bool:
+        """False when the request cannot be this front's (``path``: the decoded path;
+        ``host``: the Host header, lowercased, ``b""`` without one); True when
+        ``handle`` should look."""
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer the request if it is this front's; False (body unread) otherwise."""

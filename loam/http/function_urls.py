@@ -36,7 +36,7 @@ from loam.errors import LoamError, RequestEntityTooLargeException, TooManyReques
 from loam.http import cors
 from loam.http.front import Receive, Scope, Send
 from loam.http.payload_v2 import HttpAnswer, UrlRequest, build_event, map_response
-from loam.http.url_ids import UrlMatch, match_url
+from loam.http.url_ids import PATH_PREFIX, UrlMatch, match_url
 from loam.http.url_stream import StreamedResponse
 from loam.invoke.lineage import incoming_trace
 from loam.invoke.service import SYNC_PAYLOAD_LIMIT
@@ -71,6 +71,9 @@ class _Refused(Exception):
 class FunctionUrlFront:
     def __init__(self, node: Node) -> None:
         self.node = node
+
+    def wants(self, path: str, host: bytes) -> bool:
+        return b".lambda-url." in host or path.startswith(PATH_PREFIX)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         host = None

@@ -62,6 +62,9 @@ class MetricsFront:
     def __init__(self, node: MetricsSource) -> None:
         self.node = node
 
+    def wants(self, path: str, host: bytes) -> bool:
+        return path == PATH
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         if scope.get("path") != PATH:
             return False

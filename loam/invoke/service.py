@@ -19,7 +19,6 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from loam.clock import Clock
@@ -519,15 +518,10 @@ class InvokeService:
                 await emit(whole)
             return StreamEnd(end.error_code, end.error_details, _tail(text) if tail else None)
 
-    @contextlib.contextmanager
-    def _observed(self, fn: FunctionState, request: InvocationRequest) -> Iterator[_Observed]:
+    def _observed(self, fn: FunctionState, request: InvocationRequest) -> _Observed:
         """The observer hears of the invocation beginning and, once, of its end (with
-        no outcome if it was interrupted)."""
-        observed = _Observed(self.observer, fn, request)
-        try:
-            yield observed
-        finally:
-            observed.report(None)
+        no outcome if it was interrupted): ``with`` it."""
+        return _Observed(self.observer, fn, request)
 
     async def close(self) -> None:
         if self._background:
@@ -575,6 +569,12 @@ class _Observed:
         if not self._reported:
             self._reported = True
             self._observer.finished(self._fn, self._request, outcome, self._began)
+
+    def __enter__(self) -> _Observed:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.report(None)
 
 
 def _joined(lines: list[str]) -> str:

@@ -13,9 +13,10 @@ stream stays in step and the caller decides what an oversized frame means.
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
 from typing import Any
+
+import orjson
 
 __all__ = ["FrameChannel"]
 
@@ -31,7 +32,7 @@ class FrameChannel:
         self._writer = writer
 
     async def send(self, header: dict[str, Any], body: bytes = b"") -> None:
-        head = json.dumps(header).encode()
+        head = orjson.dumps(header)
         prefix = _HEADER.pack(len(head), len(body)) + head
         if len(body) <= COALESCE_BYTES:
             # One write, one wake-up of the runtime (a copy is cheaper than a syscall here).
@@ -47,7 +48,7 @@ class FrameChannel:
             head_len, body_len = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
             if head_len > MAX_HEADER:
                 raise EOFError("runtime sent an oversized frame header")
-            header = json.loads(await self._reader.readexactly(head_len))
+            header = orjson.loads(await self._reader.readexactly(head_len))
             if not isinstance(header, dict):
                 raise EOFError("runtime sent a malformed frame")
             if body_len > MAX_BODY:

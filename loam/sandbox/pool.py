@@ -36,12 +36,11 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -61,6 +60,7 @@ from loam.sandbox.template import TemplateManager
 __all__ = [
     "EnvironmentFailed",
     "EnvironmentPool",
+    "Lease",
     "PoolStatistics",
     "ScalingLimitExceeded",
     "available_memory",
@@ -171,20 +171,23 @@ class EnvironmentPool:
 
     # -- lending -------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def environment(self, spec: EnvironmentSpec) -> AsyncIterator[ExecutionEnvironment]:
-        """Lend an environment for one invocation. The borrower destroys it on failure."""
+    def environment(self, spec: EnvironmentSpec) -> Lease:
+        """Lend an environment for one invocation (``async with``). The borrower destroys
+        it on failure."""
+        return Lease(self, spec)
+
+    async def _lend(self, spec: EnvironmentSpec) -> ExecutionEnvironment:
         env = self._take_ready(spec.key) or self._take_idle(spec.key)
         if env is None:
             env = await self._create(spec)
         if not self._idle.get(spec.key) and spec.runtime.family in self.prestart_families:
             self._prestart(spec)
         self._busy.add(env)
-        try:
-            yield env
-        finally:
-            self._busy.discard(env)
-            await self._give_back(env)
+        return env
+
+    async def _take_back(self, env: ExecutionEnvironment) -> None:
+        self._busy.discard(env)
+        await self._give_back(env)
 
     async def _create(self, spec: EnvironmentSpec) -> ExecutionEnvironment:
         self._count_start(spec.function_name)
@@ -420,3 +423,25 @@ class EnvironmentPool:
             provisioned=sum(len(s) for s in self._provisioned.values()),
             templates=self.templates.count() if self.templates is not None else 0,
         )
+
+
+class Lease:
+    """One invocation's loan of an environment (``EnvironmentPool.environment``): a
+    class rather than a generator-based context manager, as it is on every
+    invocation's path."""
+
+    __slots__ = ("_env", "_pool", "_spec")
+
+    def __init__(self, pool: EnvironmentPool, spec: EnvironmentSpec) -> None:
+        self._pool = pool
+        self._spec = spec
+        self._env: ExecutionEnvironment | None = None
+
+    async def __aenter__(self) -> ExecutionEnvironment:
+        self._env = await self._pool._lend(self._spec)
+        return self._env
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._env is not None:
+            env, self._env = self._env, None
+            await self._pool._take_back(env)
