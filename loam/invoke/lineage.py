@@ -46,8 +46,13 @@ class Continued:
 def continue_trace(incoming: str | None, function_arn: str,
                    rng: random.Random | None = None) -> Continued:
     """The trace header of one more invocation of ``function_arn`` in ``incoming``'s chain."""
-    fields = _fields(incoming)
     rand = rng or _RANDOM
+    if not incoming:  # a new chain (most API calls): its first invocation of anything
+        root = _new_root(rand)
+        header = (f"Root={root};Parent={rand.getrandbits(64):016x};Sampled=0;"
+                  f"Lineage={_lineage_key(function_arn)}:1")
+        return Continued(header, 1, root)
+    fields = _fields(incoming)
     root = fields.get("Root") or _new_root(rand)
     lineage = _lineage(fields.get("Lineage", ""))
     key = _lineage_key(function_arn)

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -117,10 +118,8 @@ def resource_of(invoked_arn: str) -> str | None:
 
 
 def _bucket(bounds: tuple[float, ...], value: float) -> int:
-    for i, bound in enumerate(bounds):
-        if value <= bound:
-            return i
-    return len(bounds)
+    """The first bucket whose upper bound holds ``value`` (``len(bounds)``: +Inf)."""
+    return bisect.bisect_left(bounds, value)
 
 
 class MetricsRecorder:

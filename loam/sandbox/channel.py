@@ -24,6 +24,9 @@ _HEADER = struct.Struct("!II")
 MAX_HEADER = 1 << 20
 MAX_BODY = 8 << 20
 COALESCE_BYTES = 256 << 10
+# A frame whose body is at most this is read with its header (a copy of the body is
+# cheaper than a second read); a bigger body is read on its own, without the copy.
+JOINED_READ_BYTES = 64 << 10
 
 
 class FrameChannel:
@@ -48,14 +51,21 @@ class FrameChannel:
             head_len, body_len = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
             if head_len > MAX_HEADER:
                 raise EOFError("runtime sent an oversized frame header")
-            header = orjson.loads(await self._reader.readexactly(head_len))
+            if body_len <= JOINED_READ_BYTES:  # header and body in one read (the usual frame)
+                data = await self._reader.readexactly(head_len + body_len)
+                header = orjson.loads(memoryview(data)[:head_len])
+                body = data[head_len:] if body_len else b""
+            else:
+                header = orjson.loads(await self._reader.readexactly(head_len))
+                body = b""
             if not isinstance(header, dict):
                 raise EOFError("runtime sent a malformed frame")
             if body_len > MAX_BODY:
                 await self._discard(body_len)
                 header["oversized"] = body_len
                 return header, b""
-            body = await self._reader.readexactly(body_len) if body_len else b""
+            if body_len > JOINED_READ_BYTES:
+                body = await self._reader.readexactly(body_len)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             raise EOFError("runtime closed the channel") from exc
         return header, body

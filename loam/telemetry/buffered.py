@@ -129,7 +129,7 @@ class BufferedLogSink:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
-            self._admit(chunk)
+            self._admit(chunk, size)
 
     async def put(self, group: str, stream: str, text: str,
                   max_wait_s: float | None = None) -> None:
@@ -139,23 +139,25 @@ class BufferedLogSink:
         if not text:
             return
         size = _weight(text)
-        deadline = None if max_wait_s is None else time.monotonic() + max_wait_s
+        deadline: float | None = None
         waited = False
         while True:
             with self._cond:
                 if (not self._must_wait(group, size) or self._closing
                         or (deadline is not None and time.monotonic() >= deadline)):
-                    self._admit(_Chunk(group, stream, int(self._clock.time() * 1000), text))
+                    chunk = _Chunk(group, stream, int(self._clock.time() * 1000), text)
+                    self._admit(chunk, size)
                     return
                 if not waited:
                     self._waits += 1
                     waited = True
+                    if max_wait_s is not None:
+                        deadline = time.monotonic() + max_wait_s
             await asyncio.sleep(PUT_POLL_S)
 
-    def _admit(self, chunk: _Chunk) -> None:
-        """Queue ``chunk`` unless even the total bound is past (then drop it, loudly).
-        Called with the condition held."""
-        size = _weight(chunk.text)
+    def _admit(self, chunk: _Chunk, size: int) -> None:
+        """Queue ``chunk`` (of ``_weight`` ``size``) unless even the total bound is past
+        (then drop it, loudly). Called with the condition held."""
         if self._pending and self._pending + size > self._capacity:
             self._drop(chunk)
             return
