@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from loam.errors import InvalidParameterValueException
 
@@ -21,6 +22,7 @@ class FunctionRef:
     qualifier: str | None
 
 
+@lru_cache(maxsize=4096)  # every invocation names its function (twice): parse it once
 def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef:
     """Accept a name, ``account:function:name`` or a full ARN, each with ``:qualifier``."""
     m = _ARN.match(value)
