@@ -22,6 +22,10 @@ def _bin(value: float) -> int:
     return math.floor(math.log2(value) * _BINS_PER_OCTAVE)
 
 
+# The bins of the small whole numbers (concurrency samples, one per invocation), looked up.
+_SMALL_BINS = tuple(_bin(n) for n in range(4096))
+
+
 def _bin_value(index: int) -> float:
     if index == _ZERO_BIN:
         return 0.0
@@ -47,7 +51,8 @@ class Aggregate:
             self.low = value
         if value > self.high:
             self.high = value
-        index = _bin(value)
+        small = type(value) is int and 0 <= value < len(_SMALL_BINS)
+        index = _SMALL_BINS[int(value)] if small else _bin(value)
         self.bins[index] = self.bins.get(index, 0) + 1
 
     def merge(self, other: Aggregate) -> None:

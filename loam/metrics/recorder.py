@@ -140,8 +140,10 @@ class MetricsRecorder:
 
     # -- recording (the warm path) ---------------------------------------------
 
-    def _minute(self, key: SeriesKey) -> Minute | None:
-        now = int(self.clock.time() // 60)
+    def _minute(self, key: SeriesKey, now: int | None = None) -> Minute | None:
+        """The series' current minute (``now``: the epoch minute, when the caller has it)."""
+        if now is None:
+            now = int(self.clock.time() // 60)
         if now != self._current:
             self._turn(now)
         series = self._series(key)
@@ -173,7 +175,7 @@ class MetricsRecorder:
         if account is None:
             account = self._account[now] = Aggregate()
         account.add(self._account_running)
-        minute = self._minute((function, resource, version))
+        minute = self._minute((function, resource, version), now)
         if minute is not None:
             if minute.concurrency is None:
                 minute.concurrency = Aggregate()

@@ -392,8 +392,10 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         await self._settle_output()
         self._collecting.clear()
-        async with self._spilling:  # a spill in flight goes first
-            self._spill = None
+        if self._spilling.locked():  # a spill in flight goes first
+            async with self._spilling:
+                self._spill = None
+        self._spill = None
         outcome = InvocationOutcome(
             status=status,
             payload=payload,
