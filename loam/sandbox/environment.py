@@ -345,7 +345,8 @@ class ExecutionEnvironment:
         try:
             await self._channel.send(header, request.payload)
             # One deadline for all the frames (wait_for would make a task per frame).
-            async with asyncio.timeout(max(0.0, started + timeout - time.monotonic())):
+            deadline = _Deadline(max(0.0, started + timeout - time.monotonic()))
+            try:
                 while True:
                     frame, body = await self._channel.receive()
                     kind = frame.get("type")
@@ -373,6 +374,12 @@ class ExecutionEnvironment:
                                 parts.append(body)
                         elif body:
                             await on_chunk(body)
+            except asyncio.CancelledError:
+                if deadline.close(cancelled=True):
+                    raise TimeoutError from None
+                raise
+            finally:
+                deadline.close()
             if self._agent and status != "crash" and not frame.get("invoke_done"):
                 failed = await extensions.end_invoke_phase(
                     self._channel, self._logs.append, started + timeout)
@@ -656,6 +663,37 @@ class _OutputReader(asyncio.StreamReader):
     def feed_data(self, data: bytes) -> None:  # type: ignore[override]  # always bytes here
         self.fed += len(data)
         super().feed_data(data)
+
+
+class _Deadline:
+    """``asyncio.timeout`` for one invocation's frames, without its context manager's
+    two coroutines and its state machine (this is on every invocation's path): a
+    timer that cancels the task; ``close`` says whether a cancellation was its own."""
+
+    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
+
+    def __init__(self, delay: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._fired = False
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            delay, self._fire)
+
+    def _fire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def close(self, cancelled: bool = False) -> bool:
+        """Stop the timer (once; later calls do nothing). True when the block ended in a
+        CancelledError (``cancelled``) that this deadline caused: then it is a timeout."""
+        if self._handle is None:
+            return False
+        self._handle.cancel()
+        self._handle = None
+        # As asyncio.timeout: a request the timer made is withdrawn however the block ended.
+        return self._fired and self._task.uncancel() <= self._cancelling and cancelled
 
 
 def _readable(fd: int) -> bool:
