@@ -86,11 +86,13 @@ def test_functions_reference_layers(lam: Any, layer: str, name: str) -> None:
         Layers=[arn])
     assert created["Layers"] == [{"Arn": arn, "CodeSize": created["Layers"][0]["CodeSize"]}]
     assert created["Layers"][0]["CodeSize"] > 0
+    # Updates wait for the function to be Active (until then AWS answers
+    # ResourceConflictException, whatever the update says).
+    lam.get_waiter("function_active_v2").wait(FunctionName=name,
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as info:
         lam.update_function_configuration(FunctionName=name, Layers=[arn + "9"])
     assert "does not exist" in info.value.response["Error"]["Message"]
-    lam.get_waiter("function_active_v2").wait(FunctionName=name,
-                                              WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as info:
         lam.update_function_configuration(FunctionName=name, Layers=[arn] * 6)
     assert info.value.response["Error"]["Message"] == "Cannot reference more than 5 layers."
