@@ -350,7 +350,10 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=MEMORY_MB, help="the function's MemorySize")
     args = parser.parse_args()
     plan = Plan(args.runs, args.memory)
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data") as server:
+    # The server as shipped: function log lines stored, not also echoed on its console
+    # (the tests' servers echo them, to read them back).
+    with tempfile.TemporaryDirectory() as tmp, running_server(
+            Path(tmp) / "data", extra_env={"LOAM_ECHO_FUNCTION_LOGS": "0"}) as server:
         lam = client(server)
         name = f"bench-{uuid.uuid4().hex[:8]}"
         create_function(lam, name, {"index.py": HANDLER}, MemorySize=plan.memory_mb)
@@ -364,7 +367,8 @@ def main() -> None:
 
 def _server_description(server: Server) -> str:
     found = re.search(r"uvicorn, loop=\w+, http=\w+", server.log())
-    return f"`loam serve` ({found.group(0) if found else 'uvicorn'})"
+    return (f"`loam serve` ({found.group(0) if found else 'uvicorn'}; function log lines "
+            "stored, not echoed on the console: the default)")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ class BufferedLogSink:
         self._dropped: collections.Counter[tuple[str, str]] = collections.Counter()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._writer_idle = False  # the writer waits for chunks (set and read under _cond)
         self._written = self._batches = self._waits = self._lost = self._failures = 0
 
     # -- producers -----------------------------------------------------------------------
@@ -164,7 +165,8 @@ class BufferedLogSink:
         self._chunks.append(chunk)
         self._pending += size
         self._by_group[chunk.group] += size
-        self._cond.notify_all()
+        if self._writer_idle:  # only the writer waits for chunks (a notify costs the loop)
+            self._cond.notify_all()
 
     def _must_wait(self, group: str, size: int) -> bool:
         if not self._pending:
@@ -222,7 +224,11 @@ class BufferedLogSink:
         while True:
             with self._cond:
                 while not self._chunks and not self._dropped and not self._closing:
-                    self._cond.wait()
+                    self._writer_idle = True
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._writer_idle = False
                 if self._closing:
                     return
                 taken: list[_Chunk] = []
