@@ -83,6 +83,17 @@ class _Chunk:
     text: str
 
 
+def _lines(text: str) -> list[str]:
+    """``text``'s lines, each with its newline (a last one without, if it has none):
+    what ``_LINE`` finds, without a match object per line."""
+    lines = text.split("\n")
+    last = lines.pop()
+    out = [line + "\n" for line in lines]
+    if last:
+        out.append(last)
+    return out
+
+
 def _weight(text: str) -> int:
     """``text``'s share of the bounds: its characters plus ``EVENT_OVERHEAD`` a line."""
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -270,8 +281,7 @@ class BufferedLogSink:
         batch: list[LogLine] = []
         chars: collections.Counter[str] = collections.Counter()
         for chunk in chunks:
-            for match in _LINE.finditer(chunk.text):
-                line = match.group()
+            for line in _lines(chunk.text):
                 batch.append(LogLine(chunk.group, chunk.stream, chunk.timestamp, line))
                 chars[chunk.group] += len(line) + EVENT_OVERHEAD
                 if len(batch) >= self._batch_lines:

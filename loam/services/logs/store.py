@@ -169,8 +169,12 @@ class LogStore:
         spans: dict[tuple[str, str], tuple[int, int]] = {}
         for event in events:
             key = (event.group, event.stream)
-            low, high = spans.get(key, (event.timestamp, event.timestamp))
-            spans[key] = (min(low, event.timestamp), max(high, event.timestamp))
+            stamp = event.timestamp
+            span = spans.get(key)
+            if span is None:
+                spans[key] = (stamp, stamp)
+            elif stamp < span[0] or stamp > span[1]:  # mostly not: a batch runs in order
+                spans[key] = (min(span[0], stamp), max(span[1], stamp))
         groups = json.dumps(sorted({group for group, _ in spans}))
         streams = json.dumps([[g, s, low, high] for (g, s), (low, high) in sorted(spans.items())])
         messages = [e.message for e in events]
@@ -320,4 +324,6 @@ def _range(where: str, params: list[Any], start: int | None,
 
 def _size(message: str) -> int:
     """What CloudWatch counts: the UTF-8 bytes plus 26 bytes of overhead per event."""
+    if message.isascii():  # a flag of the string: no encoding needed to count
+        return len(message) + 26
     return len(message.encode("utf-8", "replace")) + 26
