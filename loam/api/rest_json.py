@@ -12,6 +12,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel, Shape
@@ -91,23 +92,16 @@ def parse_request(
     return params
 
 
-# Each structure's members as (name, location, wire name, the wire name lowercased as
-# request headers arrive, shape), worked out once per shape: every request walks its
-# operation's input and output shapes.
-_Layout = tuple[tuple[str, str | None, str, str, Shape], ...]
-_LAYOUTS: dict[int, tuple[Shape, _Layout]] = {}
-
-
-def _layout(shape: Shape) -> _Layout:
-    found = _LAYOUTS.get(id(shape))
-    if found is None or found[0] is not shape:
-        members = []
-        for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
-            members.append((name, location, wire, wire.lower(), member))
-        found = _LAYOUTS[id(shape)] = (shape, tuple(members))
-    return found[1]
+@cache  # once per shape (botocore shapes hash by identity): every request walks some
+def _layout(shape: Shape) -> tuple[tuple[str, str | None, str, str, Shape], ...]:
+    """A structure's members as (name, location, wire name, the wire name lowercased as
+    request headers arrive, shape)."""
+    members = []
+    for name, member in shape.members.items():  # type: ignore[attr-defined, unused-ignore]
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        members.append((name, location, wire, wire.lower(), member))
+    return tuple(members)
 
 
 def load_json(body: bytes) -> Any:

@@ -69,22 +69,12 @@ def _structure(shape: Shape, value: dict[str, Any], prefix: str, walk: _Walk) ->
             _value(member, item, prefix + camel, walk)
 
 
-# A structure's (required members, members) with their lowerCamelCase paths, by shape:
-# worked out once, since every request walks its operation's input shape.
-_LAYOUTS: dict[int, tuple[Shape, tuple[tuple[str, str], ...],
-                          tuple[tuple[str, str, Shape], ...]]] = {}
-
-
+@cache  # once per shape (botocore shapes hash by identity): every request walks one
 def _layout(shape: Shape) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, Shape], ...]]:
-    found = _LAYOUTS.get(id(shape))
-    if found is None or found[0] is not shape:
-        members = shape.members  # type: ignore[attr-defined, unused-ignore]
-        found = _LAYOUTS[id(shape)] = (
-            shape,
-            tuple((name, _camel(name)) for name in shape.required_members),  # type: ignore[attr-defined, unused-ignore]
-            tuple((name, _camel(name), member) for name, member in members.items()),
-        )
-    return found[1], found[2]
+    """A structure's required members and its members, with their lowerCamelCase paths."""
+    members = shape.members  # type: ignore[attr-defined, unused-ignore]
+    return (tuple((name, _camel(name)) for name in shape.required_members),  # type: ignore[attr-defined, unused-ignore]
+            tuple((name, _camel(name), member) for name, member in members.items()))
 
 
 def _head(value: Any, path: str) -> str:

@@ -47,7 +47,6 @@ PATH_PREFIX = "/_loam/api/"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _TABLE_LIMIT = 4096
 _HOST = re.compile(r"^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.localhost(?::\d+)?$")
-_PATH_PREFIX = "/_loam/api/"
 _PREFIXED = re.compile(r"^/_loam/api/([a-z0-9]+)(/.*)?$")
 
 
@@ -77,7 +76,7 @@ class ExecuteApiFront:
         return table
 
     def wants(self, path: str, host: bytes) -> bool:
-        return b".execute-api." in host or path.startswith(_PATH_PREFIX)
+        return b".execute-api." in host or path.startswith(PATH_PREFIX)
 
     def _target(self, scope: Scope) -> tuple[str, str] | None:
         """(api id, raw path as API Gateway sees it) if the request is an HTTP API's."""

@@ -51,21 +51,16 @@ class FrameChannel:
             head_len, body_len = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
             if head_len > MAX_HEADER:
                 raise EOFError("runtime sent an oversized frame header")
-            if body_len <= JOINED_READ_BYTES:  # header and body in one read (the usual frame)
-                data = await self._reader.readexactly(head_len + body_len)
-                header = orjson.loads(memoryview(data)[:head_len])
-                body = data[head_len:] if body_len else b""
-            else:
-                header = orjson.loads(await self._reader.readexactly(head_len))
-                body = b""
+            joined = body_len <= JOINED_READ_BYTES  # header and body in one read (the usual)
+            data = await self._reader.readexactly(head_len + body_len if joined else head_len)
+            header = orjson.loads(memoryview(data)[:head_len])
             if not isinstance(header, dict):
                 raise EOFError("runtime sent a malformed frame")
             if body_len > MAX_BODY:
                 await self._discard(body_len)
                 header["oversized"] = body_len
                 return header, b""
-            if body_len > JOINED_READ_BYTES:
-                body = await self._reader.readexactly(body_len)
+            body = data[head_len:] if joined else await self._reader.readexactly(body_len)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             raise EOFError("runtime closed the channel") from exc
         return header, body

@@ -401,7 +401,7 @@ class ExecutionEnvironment:
         self._collecting.clear()
         if self._spilling.locked():  # a spill in flight goes first
             async with self._spilling:
-                self._spill = None
+                pass
         self._spill = None
         outcome = InvocationOutcome(
             status=status,

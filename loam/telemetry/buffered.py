@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -59,7 +58,6 @@ PUT_POLL_S = 0.005
 # What one stored event costs beyond its text (CloudWatch's accounting): the bounds
 # count it, so a flood of tiny lines is held back by its row count, not only its size.
 EVENT_OVERHEAD = 26
-_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 BatchWriter = Callable[[Sequence[LogLine]], None]
@@ -84,8 +82,7 @@ class _Chunk:
 
 
 def _lines(text: str) -> list[str]:
-    """``text``'s lines, each with its newline (a last one without, if it has none):
-    what ``_LINE`` finds, without a match object per line."""
+    """``text``'s lines, each with its newline (a last one without, if it has none)."""
     lines = text.split("\n")
     last = lines.pop()
     out = [line + "\n" for line in lines]
@@ -186,7 +183,7 @@ class BufferedLogSink:
                 or self._by_group[group] + size > self._share)
 
     def _drop(self, chunk: _Chunk) -> None:
-        lines = sum(1 for _ in _LINE.finditer(chunk.text))
+        lines = len(_lines(chunk.text))
         self._dropped[(chunk.group, chunk.stream)] += lines
         self._lost += lines
         log.warning("%s %s: %d log lines dropped: the log store is %d characters behind",
